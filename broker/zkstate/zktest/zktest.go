@@ -1,0 +1,170 @@
+// Package zktest starts a ZooKeeper for the broker's tests: Apache ZooKeeper
+// 3.8 from the system packages, run standalone on a free loopback port with
+// a temporary dataDir. It owns that process and nothing else; it never
+// touches a server it did not start, and a test that cannot get a server is
+// skipped with a message saying why.
+package zktest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Script is the system ZooKeeper's launcher.
+const Script = "/usr/share/zookeeper/bin/zkServer.sh"
+
+// Server is one running standalone ZooKeeper.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	dir  string
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *Server
+	sharedErr  error
+	chroots    atomic.Int64
+)
+
+// Main runs the package's tests and stops the shared server afterwards.
+// Use it from TestMain: func TestMain(m *testing.M) { os.Exit(zktest.Main(m)) }.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared != nil {
+		shared.Stop()
+	}
+	return code
+}
+
+// Connect returns a zookeeper.connect string with a chroot of its own on the
+// package's shared server (started on first use), or skips t.
+func Connect(t testing.TB) string {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = Start(200) })
+	if sharedErr != nil {
+		t.Skipf("no ZooKeeper for this test: %v", sharedErr)
+	}
+	n := chroots.Add(1)
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("%s/t%d_%s", shared.Addr, n, name)
+}
+
+// Addr is the shared server's address (starting it if needed), or skips t.
+func Addr(t testing.TB) string {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = Start(200) })
+	if sharedErr != nil {
+		t.Skipf("no ZooKeeper for this test: %v", sharedErr)
+	}
+	return shared.Addr
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start launches a standalone ZooKeeper with the given tickTime (ms) and
+// waits until it answers ruok.
+func Start(tickMs int) (*Server, error) {
+	if _, err := os.Stat(Script); err != nil {
+		return nil, fmt.Errorf("%s not installed (apt-get install zookeeper)", Script)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return nil, fmt.Errorf("java not on PATH, needed by %s", Script)
+	}
+	dir, err := os.MkdirTemp("", "kzoo-zktest-")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\nmaxClientCnxns=0\n", tickMs, filepath.Join(dir, "data"), port)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(Script, "start-foreground", cfgPath)
+	cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+dir, "ZOO_LOG4J_PROP=WARN,CONSOLE",
+		"JVMFLAGS=-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+	logf, err := os.Create(filepath.Join(dir, "server.out"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %v", Script, err)
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(filepath.Join(dir, "server.out"))
+			return nil, fmt.Errorf("ZooKeeper on %s exited at start: %s", s.Addr, tail(string(out)))
+		default:
+		}
+		if ruok(s.Addr) {
+			return s, nil
+		}
+		select {
+		case <-exited:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.Stop()
+	return nil, fmt.Errorf("ZooKeeper on %s did not answer ruok within 60s", s.Addr)
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+func ruok(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "ruok"); err != nil {
+		return false
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.HasPrefix(line, "imok")
+}
+
+// Stop kills the server (by its PID) and removes its directory.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+	}
+	_ = os.RemoveAll(s.dir)
+}
