@@ -1,0 +1,191 @@
+package tree
+
+// Snapshot format (bytes only; coordinator/wal owns the files):
+//
+//	magic    "KZTREE" 0x00 0x01
+//	lastZxid Long
+//	nodes    Int count, then per node in ascending path order ("/" first):
+//	         String path, Buffer data (-1 for null), Long czxid, mzxid,
+//	         ctime, mtime, Int version, cversion, aversion,
+//	         Long ephemeralOwner, Long pzxid, ACL vector
+//	sessions Int count, then per session in ascending id order:
+//	         Long id, Int timeoutMs, Buffer passwd
+//	crc      4 bytes, big-endian CRC-32C of everything before it
+//
+// Child sets, data size and the ephemeral/container/TTL indexes are
+// derived on read, so equal trees write equal bytes.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"sort"
+
+	"kzoo/coordinator/jute"
+)
+
+var snapshotMagic = []byte("KZTREE\x00\x01")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// minNodeBytes is the smallest encoding of one node: empty path and data,
+// the stat fields and an empty ACL vector.
+const minNodeBytes = 4 + 4 + 8*6 + 4*3 + 4
+
+// minSessionBytes is the smallest encoding of one session.
+const minSessionBytes = 8 + 4 + 4
+
+// WriteSnapshot writes the whole state: nodes with their stats and ACLs,
+// sessions, and the last applied zxid.
+func (t *Tree) WriteSnapshot(w io.Writer) error {
+	crc := crc32.New(castagnoli)
+	out := io.MultiWriter(w, crc)
+	enc := jute.Encoder{B: make([]byte, 0, 64<<10)}
+	flush := func(force bool) error {
+		if !force && len(enc.B) < 60<<10 {
+			return nil
+		}
+		if _, err := out.Write(enc.B); err != nil {
+			return fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", t.lastZxid, err)
+		}
+		enc.B = enc.B[:0]
+		return nil
+	}
+	enc.B = append(enc.B, snapshotMagic...)
+	enc.Long(t.lastZxid)
+
+	paths := make([]string, 0, len(t.nodes))
+	for p := range t.nodes {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	enc.Int(int32(len(paths)))
+	for _, p := range paths {
+		n := t.nodes[p]
+		enc.String(p)
+		enc.Buffer(n.data)
+		s := &n.stat
+		enc.Long(s.Czxid)
+		enc.Long(s.Mzxid)
+		enc.Long(s.Ctime)
+		enc.Long(s.Mtime)
+		enc.Int(s.Version)
+		enc.Int(s.Cversion)
+		enc.Int(s.Aversion)
+		enc.Long(s.EphemeralOwner)
+		enc.Long(s.Pzxid)
+		jute.EncodeACLs(&enc, n.acl)
+		if err := flush(false); err != nil {
+			return err
+		}
+	}
+	sessions := t.Sessions()
+	enc.Int(int32(len(sessions)))
+	for _, s := range sessions {
+		enc.Long(s.ID)
+		enc.Int(s.TimeoutMs)
+		enc.Buffer(s.Passwd)
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc.Sum32())
+	if _, err := w.Write(sum[:]); err != nil {
+		return fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", t.lastZxid, err)
+	}
+	return nil
+}
+
+// ReadSnapshot reads what WriteSnapshot wrote. It never panics: a bad
+// checksum, a truncated or malformed record, a path out of order, a node
+// without its parent or a duplicate session is an error wrapping
+// ErrCorrupt that names what is wrong.
+func ReadSnapshot(r io.Reader, opts Options) (*Tree, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("tree: read snapshot: %w", err)
+	}
+	if len(b) < len(snapshotMagic)+4 || !bytes.Equal(b[:len(snapshotMagic)], snapshotMagic) {
+		return nil, fmt.Errorf("%w: snapshot: bad magic", ErrCorrupt)
+	}
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return nil, fmt.Errorf("%w: snapshot: crc 0x%08x, want 0x%08x", ErrCorrupt, got, sum)
+	}
+	d := jute.NewDecoder(body[len(snapshotMagic):])
+	t := newEmpty(opts)
+	t.lastZxid = d.Long()
+
+	count := d.Int()
+	if d.Err == nil && (count < 1 || int(count) > d.Remaining()/minNodeBytes) {
+		return nil, fmt.Errorf("%w: snapshot: %d nodes in %d bytes", ErrCorrupt, count, d.Remaining())
+	}
+	prev := ""
+	for i := 0; i < int(count) && d.Err == nil; i++ {
+		p := d.String()
+		n := &node{data: d.Buffer(), children: map[string]struct{}{}}
+		s := &n.stat
+		s.Czxid = d.Long()
+		s.Mzxid = d.Long()
+		s.Ctime = d.Long()
+		s.Mtime = d.Long()
+		s.Version = d.Int()
+		s.Cversion = d.Int()
+		s.Aversion = d.Int()
+		s.EphemeralOwner = d.Long()
+		s.Pzxid = d.Long()
+		n.acl = jute.DecodeACLs(d)
+		if d.Err != nil {
+			break
+		}
+		if i == 0 {
+			if p != "/" {
+				return nil, fmt.Errorf("%w: snapshot: first node %q, want \"/\"", ErrCorrupt, p)
+			}
+		} else {
+			if p <= prev {
+				return nil, fmt.Errorf("%w: snapshot: node %q after %q is out of order", ErrCorrupt, p, prev)
+			}
+			if !validPath(p) {
+				return nil, fmt.Errorf("%w: snapshot: invalid node path %q", ErrCorrupt, p)
+			}
+			parent, _, _ := splitParent(p)
+			pn := t.nodes[lookupPath(parent)]
+			if pn == nil {
+				return nil, fmt.Errorf("%w: snapshot: node %q has no parent", ErrCorrupt, p)
+			}
+			if pn.kind == kindEphemeral {
+				return nil, fmt.Errorf("%w: snapshot: node %q is under an ephemeral", ErrCorrupt, p)
+			}
+		}
+		n.kind = t.kindOf(s.EphemeralOwner)
+		t.putNode(p, n)
+		prev = p
+	}
+
+	scount := d.Int()
+	if d.Err == nil && (scount < 0 || int(scount) > d.Remaining()/minSessionBytes) {
+		return nil, fmt.Errorf("%w: snapshot: %d sessions in %d bytes", ErrCorrupt, scount, d.Remaining())
+	}
+	for i := 0; i < int(scount) && d.Err == nil; i++ {
+		id := d.Long()
+		s := &session{timeoutMs: d.Int(), passwd: d.Buffer()}
+		if d.Err != nil {
+			break
+		}
+		if _, dup := t.sessions[id]; dup {
+			return nil, fmt.Errorf("%w: snapshot: session 0x%x twice", ErrCorrupt, id)
+		}
+		t.sessions[id] = s
+	}
+	if d.Err != nil {
+		return nil, fmt.Errorf("%w: snapshot: %v", ErrCorrupt, d.Err)
+	}
+	if d.Remaining() != 0 {
+		return nil, fmt.Errorf("%w: snapshot: %d trailing bytes", ErrCorrupt, d.Remaining())
+	}
+	return t, nil
+}
