@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# kafka-server-stop.sh: stop a broker, served by `kzoo broker stop`.
+# Finds kzoo next to this script (following symlinks), so the home can be copied anywhere.
+src="${BASH_SOURCE[0]}"
+while [ -L "$src" ]; do
+  dir="$(cd -P "$(dirname "$src")" && pwd)"
+  src="$(readlink "$src")"
+  case "$src" in /*) ;; *) src="$dir/$src" ;; esac
+done
+bin="$(cd -P "$(dirname "$src")" && pwd)"
+exec "$bin/kzoo" broker stop "$@"
