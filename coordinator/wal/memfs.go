@@ -31,6 +31,7 @@ type MemFS struct {
 type memNode struct {
 	data   []byte // what reads see
 	synced []byte // what survives a crash
+	dirty  int64  // lowest offset written since the last Sync; -1 if none
 	mtime  time.Time
 }
 
@@ -61,27 +62,27 @@ func (m *MemFS) CrashTorn(name string, keep int) {
 	m.gen++
 	live := make(map[string]*memNode, len(m.durable))
 	for p, n := range m.durable {
-		if p == name && keep > 0 {
-			n.synced = tornImage(n.synced, n.data, keep)
+		if p == name && keep > 0 && n.dirty >= 0 {
+			n.synced = tornImage(n.synced, n.data, n.dirty, keep)
 		}
 		n.data = append([]byte(nil), n.synced...)
+		n.dirty = -1
 		live[p] = n
 	}
 	m.live = live
 }
 
-// tornImage is what a disk holds when the first keep bytes of the change from
-// synced to data reached it: the new bytes from the first difference on, up
-// to keep of them, then the old ones.
-func tornImage(synced, data []byte, keep int) []byte {
-	i := 0
-	for i < len(synced) && i < len(data) && synced[i] == data[i] {
-		i++
+// tornImage is what a disk holds when, of the bytes written from offset
+// from on since the last sync, the first keep reached it: the synced image
+// with data[from:from+keep] laid over it.
+func tornImage(synced, data []byte, from int64, keep int) []byte {
+	end := min(int64(len(data)), from+int64(keep))
+	out := append([]byte(nil), synced...)
+	if int64(len(out)) < end {
+		out = append(out, make([]byte, end-int64(len(out)))...)
 	}
-	end := min(len(data), i+keep)
-	out := append([]byte(nil), data[:end]...)
-	if len(synced) > end {
-		out = append(out, synced[end:]...)
+	if from < end {
+		copy(out[from:end], data[from:end])
 	}
 	return out
 }
@@ -103,11 +104,12 @@ func (m *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 	case n != nil && flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
 	case n == nil:
-		n = &memNode{mtime: time.Now()}
+		n = &memNode{mtime: time.Now(), dirty: -1}
 		m.live[name] = n
 	}
 	if flag&os.O_TRUNC != 0 {
 		n.data = n.data[:0]
+		n.dirty = 0
 	}
 	return &memFile{fs: m, gen: m.gen, node: n, name: name, flag: flag}, nil
 }
@@ -313,6 +315,9 @@ func (f *memFile) Write(p []byte) (int, error) {
 		f.node.data = append(f.node.data, make([]byte, end-int64(len(f.node.data)))...)
 	}
 	copy(f.node.data[f.off:], p)
+	if f.node.dirty < 0 || f.off < f.node.dirty {
+		f.node.dirty = f.off
+	}
 	f.off = end
 	f.node.mtime = time.Now()
 	return len(p), nil
@@ -347,6 +352,7 @@ func (f *memFile) Sync() error {
 		return err
 	}
 	f.node.synced = append(f.node.synced[:0], f.node.data...)
+	f.node.dirty = -1
 	return nil
 }
 

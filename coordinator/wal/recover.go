@@ -125,7 +125,9 @@ func (w *WAL) Recover(restore func(snapZxid int64, r io.Reader) error, replay fu
 	for i := len(snaps) - 1; i >= 0 && !found; i-- {
 		s := snaps[i]
 		first = firstLogFor(logs, s.start)
-		if first < len(logs) && logs[first].start > s.start && (prevs[first] < 0 || prevs[first] > s.start) {
+		// A log whose header is unreadable holds no record; the replay
+		// below removes it or fails on the records after it.
+		if first < len(logs) && logs[first].start > s.start && prevs[first] > s.start {
 			w.opts.Logf("wal: skipping snapshot %s: log %s does not continue from it", s.name, logs[first].name)
 			continue
 		}
@@ -140,7 +142,7 @@ func (w *WAL) Recover(restore func(snapZxid int64, r io.Reader) error, replay fu
 		if len(snaps) > 0 {
 			w.opts.Logf("wal: no usable snapshot in %s; replaying the log from the beginning", w.snapDir)
 		}
-		if len(logs) > 0 && prevs[0] != 0 {
+		if len(logs) > 0 && prevs[0] > 0 {
 			return 0, fmt.Errorf("%w: no usable snapshot in %s and log %s does not start at the beginning (its header says prevZxid 0x%x)",
 				ErrCompacted, w.snapDir, logs[0].name, prevs[0])
 		}

@@ -215,6 +215,7 @@ func (w *WAL) sync(force bool) error {
 		return err
 	}
 	if !force {
+		w.syncedZxid = w.lastZxid
 		return nil
 	}
 	if err := w.f.Sync(); err != nil {
