@@ -1,0 +1,111 @@
+package api
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// brokerConn is a minimal Kafka client connection used by the replica
+// fetchers: one request in flight at a time.
+type brokerConn struct {
+	addr     string
+	conn     net.Conn
+	corr     int32
+	clientID string
+	buf      []byte
+}
+
+func dialBroker(dial func(network, addr string) (net.Conn, error), addr, clientID string) (*brokerConn, error) {
+	c, err := dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing broker %s: %w", addr, err)
+	}
+	return &brokerConn{addr: addr, conn: c, clientID: clientID}, nil
+}
+
+func (b *brokerConn) Close() error { return b.conn.Close() }
+
+// roundTrip sends req at its set version and reads the response.
+func (b *brokerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	b.corr++
+	buf := b.buf[:0]
+	buf = append(buf, 0, 0, 0, 0)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(req.Key()))
+	buf = binary.BigEndian.AppendUint16(buf, uint16(req.GetVersion()))
+	buf = binary.BigEndian.AppendUint32(buf, uint32(b.corr))
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(b.clientID)))
+	buf = append(buf, b.clientID...)
+	if req.IsFlexible() {
+		buf = append(buf, 0)
+	}
+	buf = req.AppendTo(buf)
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+	b.buf = buf
+	if err := b.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, err
+	}
+	if _, err := b.conn.Write(buf); err != nil {
+		return nil, fmt.Errorf("writing to broker %s: %w", b.addr, err)
+	}
+	var hdr [8]byte
+	if _, err := io.ReadFull(b.conn, hdr[:]); err != nil {
+		return nil, fmt.Errorf("reading from broker %s: %w", b.addr, err)
+	}
+	n := int(int32(binary.BigEndian.Uint32(hdr[:4])))
+	if n < 4 || n > 1<<30 {
+		return nil, fmt.Errorf("broker %s: bad response size %d", b.addr, n)
+	}
+	if corr := int32(binary.BigEndian.Uint32(hdr[4:])); corr != b.corr {
+		return nil, fmt.Errorf("broker %s: correlation id %d, expected %d", b.addr, corr, b.corr)
+	}
+	body := make([]byte, n-4)
+	if _, err := io.ReadFull(b.conn, body); err != nil {
+		return nil, fmt.Errorf("reading from broker %s: %w", b.addr, err)
+	}
+	if req.IsFlexible() && req.Key() != 18 {
+		// Skip the response header's tagged fields.
+		var skipErr error
+		body, skipErr = skipTags(body)
+		if skipErr != nil {
+			return nil, fmt.Errorf("broker %s: %w", b.addr, skipErr)
+		}
+	}
+	resp := req.ResponseKind()
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("broker %s: decoding %T: %w", b.addr, resp, err)
+	}
+	return resp, nil
+}
+
+// skipTags skips a tagged-field section (uvarint count, then uvarint tag,
+// uvarint size, bytes each).
+func skipTags(b []byte) ([]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, errBadTags
+	}
+	b = b[k:]
+	for range n {
+		_, k = binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errBadTags
+		}
+		b = b[k:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < size {
+			return nil, errBadTags
+		}
+		b = b[k+int(size):]
+	}
+	return b, nil
+}
+
+var errBadTags = fmt.Errorf("api: malformed tagged fields")
+
+// SkipTags is skipTags for the request reader in broker/server.
+func SkipTags(b []byte) ([]byte, error) { return skipTags(b) }
