@@ -24,7 +24,8 @@ type scanResult struct {
 // scanLog reads every valid record of the log file name in order, calling fn
 // with each and the offset just after it. A record whose zxid is not above
 // after (the last zxid of earlier files) or its predecessor counts as a
-// corrupt tail. Errors from fn are returned as they are.
+// corrupt tail, as does a first record whose zxid is not the one in the
+// file's name. Errors from fn are returned as they are.
 func (w *WAL) scanLog(name string, after int64, fn func(r Record, end int64) error) (res scanResult, err error) {
 	f, err := w.fs.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
@@ -47,6 +48,7 @@ func (w *WAL) scanLog(name string, after int64, fn func(r Record, end int64) err
 		return res, nil
 	}
 	res.prev, res.end = prev, logHeaderSize
+	start, _ := parseName(filepath.Base(name), logPrefix)
 	s := newLogScanner(f, size)
 	last := after
 	for {
@@ -60,6 +62,10 @@ func (w *WAL) scanLog(name string, after int64, fn func(r Record, end int64) err
 		}
 		if rec.Zxid <= last {
 			res.torn, res.why = true, fmt.Sprintf("zxid 0x%x not above 0x%x", rec.Zxid, last)
+			return res, nil
+		}
+		if res.records == 0 && rec.Zxid != start {
+			res.torn, res.why = true, fmt.Sprintf("first zxid 0x%x does not match the file name", rec.Zxid)
 			return res, nil
 		}
 		last = rec.Zxid
