@@ -144,13 +144,15 @@ func (h *Handler) fetchPartition(r *kmsg.FetchRequest, t tp, fp kmsg.FetchReques
 	if follower {
 		limit = end
 	}
+	l := p.log
+	p.mu.Unlock()
+	// The log is safe for concurrent reads; only the state above needs p.mu.
 	var data []byte
 	if fp.FetchOffset < limit && maxBytes > 0 {
-		data, err = p.log.Read(fp.FetchOffset, maxBytes, limit, minOne)
+		data, err = l.Read(fp.FetchOffset, maxBytes, limit, minOne)
 	} else if fp.FetchOffset < limit && minOne {
-		data, err = p.log.Read(fp.FetchOffset, 1, limit, true)
+		data, err = l.Read(fp.FetchOffset, 1, limit, true)
 	}
-	p.mu.Unlock()
 	if err != nil {
 		h.o.Logf("fetch %s at %d: %v", t, fp.FetchOffset, err)
 		return 0, kerr.KafkaStorageError

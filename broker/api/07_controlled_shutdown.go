@@ -14,7 +14,8 @@ import (
 
 func (h *Handler) handleControlledShutdown(r *kmsg.ControlledShutdownRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ControlledShutdownResponse)
-	if h.o.Controller == nil || !h.o.Controller.IsActive() {
+	ctrl := h.controller()
+	if ctrl == nil || !ctrl.IsActive() {
 		resp.ErrorCode = kerr.NotController.Code
 		return resp
 	}
@@ -22,7 +23,7 @@ func (h *Handler) handleControlledShutdown(r *kmsg.ControlledShutdownRequest) km
 	if r.Version < 2 {
 		epoch = -1
 	}
-	rem, err := h.o.Controller.ControlledShutdown(r.BrokerID, epoch)
+	rem, err := ctrl.ControlledShutdown(r.BrokerID, epoch)
 	resp.ErrorCode = errCode(err)
 	resp.PartitionsRemaining = rem
 	return resp

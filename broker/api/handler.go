@@ -105,6 +105,7 @@ type Handler struct {
 	rm       *replicaManager
 	fetchers *fetchers
 	randMu   sync.Mutex
+	ctrlMu   sync.Mutex
 }
 
 // New returns a Handler; Start its background loops with Run.
@@ -137,6 +138,20 @@ func (h *Handler) randIntn(n int) int {
 	h.randMu.Lock()
 	defer h.randMu.Unlock()
 	return h.o.Rand.IntN(n)
+}
+
+// SetController wires the controller once it exists (it is created after
+// the handler, when the broker has registered).
+func (h *Handler) SetController(c Controller) {
+	h.ctrlMu.Lock()
+	defer h.ctrlMu.Unlock()
+	h.o.Controller = c
+}
+
+func (h *Handler) controller() Controller {
+	h.ctrlMu.Lock()
+	defer h.ctrlMu.Unlock()
+	return h.o.Controller
 }
 
 // Close closes every open partition log.

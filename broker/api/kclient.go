@@ -109,3 +109,17 @@ var errBadTags = fmt.Errorf("api: malformed tagged fields")
 
 // SkipTags is skipTags for the request reader in broker/server.
 func SkipTags(b []byte) ([]byte, error) { return skipTags(b) }
+
+// Request sends one request to the broker at addr on a fresh connection
+// and returns its response (controlled shutdown, tools).
+func Request(dial func(network, addr string) (net.Conn, error), addr, clientID string, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	if dial == nil {
+		dial = net.Dial
+	}
+	c, err := dialBroker(dial, addr, clientID)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.roundTrip(req, timeout)
+}

@@ -191,6 +191,9 @@ func (rm *replicaManager) ensure(t tp, topicID [16]byte) (*partition, error) {
 		}
 		return p, nil
 	}
+	if err := validateTopicName(t.Topic); err != nil || t.Partition < 0 {
+		return nil, fmt.Errorf("partition %s: invalid topic-partition name", t)
+	}
 	dir := rm.pickDir(t)
 	var cfg map[string]string
 	if rm.h.o.Store != nil {

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/broker/api"
+)
+
+// ErrFrameTooLarge is returned (wrapped, with the size) for a request
+// whose size prefix exceeds socket.request.max.bytes.
+var ErrFrameTooLarge = errors.New("server: request larger than socket.request.max.bytes")
+
+// ErrBadRequest is wrapped for a request that cannot be parsed.
+var ErrBadRequest = errors.New("server: malformed request")
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getBuf(n int) *[]byte {
+	bp := bufPool.Get().(*[]byte)
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	*bp = (*bp)[:n]
+	return bp
+}
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) > 16<<20 {
+		return // do not pin huge buffers
+	}
+	bufPool.Put(bp)
+}
+
+// request is one parsed request waiting for its turn.
+type request struct {
+	hdr  api.Header
+	req  kmsg.Request
+	buf  *[]byte       // frame body, returned to the pool after handling
+	resp kmsg.Response // preset answer (unsupported ApiVersions)
+}
+
+// connServer serves one client connection.
+type connServer struct {
+	h        *api.Handler
+	c        net.Conn
+	listener string
+	maxBytes int32
+	logf     func(string, ...any)
+}
+
+// readRequest reads and parses one frame. The size is checked before the
+// body is read.
+func (cs *connServer) readRequest(r *bufio.Reader) (*request, error) {
+	var sz [4]byte
+	if _, err := io.ReadFull(r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(sz[:]))
+	if n < 0 || n > cs.maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, n, cs.maxBytes)
+	}
+	bp := getBuf(int(n))
+	if _, err := io.ReadFull(r, *bp); err != nil {
+		putBuf(bp)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	rq, err := parseRequest(*bp, cs.listener)
+	if err != nil {
+		putBuf(bp)
+		return nil, err
+	}
+	rq.buf = bp
+	return rq, nil
+}
+
+// parseRequest decodes a request header (v0, v1 or flexible v2) and body.
+func parseRequest(b []byte, listener string) (*request, error) {
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: %d bytes is shorter than a request header", ErrBadRequest, len(b))
+	}
+	rq := &request{}
+	rq.hdr.Key = int16(binary.BigEndian.Uint16(b))
+	rq.hdr.Version = int16(binary.BigEndian.Uint16(b[2:]))
+	rq.hdr.CorrelationID = int32(binary.BigEndian.Uint32(b[4:]))
+	rq.hdr.Listener = listener
+	b = b[8:]
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: no client id", ErrBadRequest)
+	}
+	idLen := int(int16(binary.BigEndian.Uint16(b)))
+	b = b[2:]
+	if idLen >= 0 {
+		if len(b) < idLen {
+			return nil, fmt.Errorf("%w: client id length %d beyond the frame", ErrBadRequest, idLen)
+		}
+		s := string(b[:idLen])
+		rq.hdr.ClientID = &s
+		b = b[idLen:]
+	}
+	if rq.hdr.Key == 18 {
+		if r, ok := api.Versions[18]; ok && (rq.hdr.Version > r[1] || rq.hdr.Version < r[0]) {
+			// Kafka answers an ApiVersions it cannot parse with a v0 response.
+			rq.resp = api.UnsupportedApiVersions()
+			return rq, nil
+		}
+	}
+	req := kmsg.RequestForKey(rq.hdr.Key)
+	if req == nil {
+		return nil, fmt.Errorf("%w: unknown api key %d", ErrBadRequest, rq.hdr.Key)
+	}
+	if !api.Supported(rq.hdr.Key, rq.hdr.Version) {
+		return nil, fmt.Errorf("%w: api key %d version %d is not supported", ErrBadRequest, rq.hdr.Key, rq.hdr.Version)
+	}
+	req.SetVersion(rq.hdr.Version)
+	if req.IsFlexible() {
+		var err error
+		if b, err = api.SkipTags(b); err != nil {
+			return nil, fmt.Errorf("%w: header tags: %v", ErrBadRequest, err)
+		}
+	}
+	if err := req.ReadFrom(b); err != nil {
+		return nil, fmt.Errorf("%w: api key %d v%d: %v", ErrBadRequest, rq.hdr.Key, rq.hdr.Version, err)
+	}
+	rq.req = req
+	return rq, nil
+}
+
+// appendResponse frames resp for the request it answers.
+func appendResponse(dst []byte, rq *request, resp kmsg.Response) []byte {
+	dst = append(dst[:0], 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(rq.hdr.CorrelationID))
+	if rq.hdr.Key != 18 && resp.IsFlexible() {
+		dst = append(dst, 0) // response header v1: no tagged fields
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
+
+// serve runs the connection until it closes or ctx ends: a reader
+// goroutine parses frames ahead while this one handles them in order.
+func (cs *connServer) serve(ctx context.Context) {
+	defer cs.c.Close()
+	remote := cs.c.RemoteAddr().String()
+	queue := make(chan *request, 8)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(queue)
+		r := bufio.NewReaderSize(cs.c, 64<<10)
+		for {
+			rq, err := cs.readRequest(r)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			rq.hdr.ClientHost = remote
+			select {
+			case queue <- rq:
+			case <-ctx.Done():
+				putBuf(rq.buf)
+				return
+			}
+		}
+	}()
+	out := getBuf(0)
+	defer putBuf(out)
+	for rq := range queue {
+		resp := rq.resp
+		if resp == nil {
+			var err error
+			resp, err = cs.handle(ctx, rq)
+			if err != nil {
+				cs.logf("connection %s (listener %s): api key %d v%d: %v; closing it", remote, cs.listener, rq.hdr.Key, rq.hdr.Version, err)
+				putBuf(rq.buf)
+				return
+			}
+		}
+		if resp != nil {
+			*out = appendResponse(*out, rq, resp)
+			if _, err := cs.c.Write(*out); err != nil {
+				putBuf(rq.buf)
+				return
+			}
+		}
+		if rq.buf != nil {
+			putBuf(rq.buf)
+		}
+	}
+	select {
+	case err := <-readErr:
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			cs.logf("connection %s (listener %s): %v; closing it", remote, cs.listener, err)
+		}
+	default:
+	}
+}
+
+// handle runs one request, turning a handler panic into a closed
+// connection rather than a dead broker.
+func (cs *connServer) handle(ctx context.Context, rq *request) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return cs.h.Handle(ctx, &rq.hdr, rq.req)
+}
