@@ -1,0 +1,352 @@
+// Package zkbench owns the zk-bench load generator: it drives any ZooKeeper
+// 3.x wire-compatible ensemble (kzoo's coordinator or Apache ZooKeeper)
+// through go-zookeeper/zk with many sessions and many outstanding requests
+// per session, in phases (create, set, get, delete), and reports each
+// phase's throughput and latency percentiles.
+//
+// It must never touch anything outside the znode subtree it creates under
+// --root for its own run, and never leave that subtree behind unless asked
+// to with --keep.
+package zkbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/urfave/cli/v2"
+)
+
+// Phases lists the phases zk-bench knows, in the order they can run.
+var Phases = []string{"create", "set", "get", "delete"}
+
+// Config is one benchmark run.
+type Config struct {
+	Servers        []string
+	Sessions       int
+	Inflight       int // goroutines sharing each session's connection
+	ValueSize      int
+	Ops            int // per phase
+	Root           string
+	Phases         []string
+	Keep           bool // leave the run's znodes behind
+	SessionTimeout time.Duration
+}
+
+// Result is what one phase measured.
+type Result struct {
+	Phase    string
+	Ops      int
+	Errors   int
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+	// FirstErr is the first error a request returned, if any.
+	FirstErr error
+}
+
+// OpsPerSec is the phase's throughput counting successful requests.
+func (r Result) OpsPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Ops-r.Errors) / r.Elapsed.Seconds()
+}
+
+// String is the key=value line zk-bench prints for a phase.
+func (r Result) String() string {
+	return fmt.Sprintf("phase=%s ops=%d errors=%d secs=%.3f ops_per_sec=%.1f p50_ms=%.3f p99_ms=%.3f",
+		r.Phase, r.Ops, r.Errors, r.Elapsed.Seconds(), r.OpsPerSec(),
+		float64(r.P50)/float64(time.Millisecond), float64(r.P99)/float64(time.Millisecond))
+}
+
+// Command is the zk-bench subcommand.
+func Command() *cli.Command {
+	return &cli.Command{
+		Name:      "zk-bench",
+		Usage:     "load a ZooKeeper-compatible ensemble and report ops/s, p50 and p99 per phase",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "servers", Usage: "comma-separated host:port list", Required: true},
+			&cli.IntFlag{Name: "sessions", Value: 16, Usage: "ZooKeeper sessions (one TCP connection each)"},
+			&cli.IntFlag{Name: "inflight", Value: 1, Usage: "outstanding requests per session"},
+			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes of data per znode"},
+			&cli.IntFlag{Name: "ops", Value: 10000, Usage: "requests per phase"},
+			&cli.StringFlag{Name: "phases", Value: "create,set,get", Usage: "phases to run, in order, from " + strings.Join(Phases, ",")},
+			&cli.StringFlag{Name: "root", Value: "/zk-bench", Usage: "parent znode of every run's subtree"},
+			&cli.BoolFlag{Name: "keep", Usage: "leave the run's znodes behind"},
+			&cli.DurationFlag{Name: "session-timeout", Value: 10 * time.Second},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := Config{
+				Servers:        splitList(c.String("servers")),
+				Sessions:       c.Int("sessions"),
+				Inflight:       c.Int("inflight"),
+				ValueSize:      c.Int("value-size"),
+				Ops:            c.Int("ops"),
+				Root:           c.String("root"),
+				Phases:         splitList(c.String("phases")),
+				Keep:           c.Bool("keep"),
+				SessionTimeout: c.Duration("session-timeout"),
+			}
+			out := c.App.Writer
+			if out == nil {
+				out = os.Stdout
+			}
+			results, err := Run(c.Context, cfg, out)
+			if err != nil {
+				return err
+			}
+			for _, r := range results {
+				if r.Errors > 0 {
+					return fmt.Errorf("zk-bench: phase %s: %d of %d requests failed, first: %w", r.Phase, r.Errors, r.Ops, r.FirstErr)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate checks cfg and fills defaults.
+func (cfg *Config) validate() error {
+	switch {
+	case len(cfg.Servers) == 0:
+		return errors.New("zk-bench: --servers is empty")
+	case cfg.Sessions < 1:
+		return fmt.Errorf("zk-bench: --sessions %d, want at least 1", cfg.Sessions)
+	case cfg.Inflight < 1:
+		return fmt.Errorf("zk-bench: --inflight %d, want at least 1", cfg.Inflight)
+	case cfg.ValueSize < 0:
+		return fmt.Errorf("zk-bench: --value-size %d is negative", cfg.ValueSize)
+	case cfg.Ops < 1:
+		return fmt.Errorf("zk-bench: --ops %d, want at least 1", cfg.Ops)
+	case !strings.HasPrefix(cfg.Root, "/") || (len(cfg.Root) > 1 && strings.HasSuffix(cfg.Root, "/")):
+		return fmt.Errorf("zk-bench: --root %q is not an absolute znode path", cfg.Root)
+	}
+	if len(cfg.Phases) == 0 {
+		return errors.New("zk-bench: --phases is empty")
+	}
+	for _, p := range cfg.Phases {
+		if !slices.Contains(Phases, p) {
+			return fmt.Errorf("zk-bench: unknown phase %q, want one of %s", p, strings.Join(Phases, ","))
+		}
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	return nil
+}
+
+// Run connects cfg.Sessions sessions, runs the phases in order on a fresh
+// subtree under cfg.Root, prints one line per phase to out and returns the
+// results. Keys are shared by the phases: set and get touch what create
+// made, delete removes it.
+func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	conns, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	base, err := makeBase(conns[0], cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, cfg.Ops)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s/k%08d", base, i)
+	}
+	value := make([]byte, cfg.ValueSize)
+	for i := range value {
+		value[i] = byte('a' + rand.IntN(26))
+	}
+	fmt.Fprintf(out, "zk-bench servers=%s sessions=%d inflight=%d value_size=%d ops=%d base=%s\n",
+		strings.Join(cfg.Servers, ","), cfg.Sessions, cfg.Inflight, cfg.ValueSize, cfg.Ops, base)
+
+	var results []Result
+	deleted := false
+	for _, phase := range cfg.Phases {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		var op func(c *zk.Conn, key string) error
+		switch phase {
+		case "create":
+			op = func(c *zk.Conn, key string) error {
+				_, err := c.Create(key, value, 0, zk.WorldACL(zk.PermAll))
+				return err
+			}
+			deleted = false
+		case "set":
+			op = func(c *zk.Conn, key string) error { _, err := c.Set(key, value, -1); return err }
+		case "get":
+			op = func(c *zk.Conn, key string) error {
+				b, _, err := c.Get(key)
+				if err == nil && len(b) != len(value) {
+					err = fmt.Errorf("get %s: %d bytes, want %d", key, len(b), len(value))
+				}
+				return err
+			}
+		case "delete":
+			op = func(c *zk.Conn, key string) error { return c.Delete(key, -1) }
+			deleted = true
+		}
+		r := runPhase(ctx, phase, conns, cfg.Inflight, keys, op)
+		fmt.Fprintln(out, r.String())
+		results = append(results, r)
+	}
+	if !cfg.Keep {
+		if !deleted {
+			runPhase(ctx, "cleanup", conns, cfg.Inflight, keys, func(c *zk.Conn, key string) error {
+				if err := c.Delete(key, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+					return err
+				}
+				return nil
+			})
+		}
+		if err := conns[0].Delete(base, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return results, fmt.Errorf("zk-bench: remove %s: %w", base, err)
+		}
+	}
+	return results, nil
+}
+
+// connect opens the sessions and waits until each has one.
+func connect(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
+	quiet := zk.WithLogger(log.New(io.Discard, "", 0))
+	conns := make([]*zk.Conn, 0, cfg.Sessions)
+	fail := func(err error) ([]*zk.Conn, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil, err
+	}
+	events := make([]<-chan zk.Event, 0, cfg.Sessions)
+	for i := 0; i < cfg.Sessions; i++ {
+		c, ev, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, quiet, zk.WithLogInfo(false))
+		if err != nil {
+			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
+		}
+		conns = append(conns, c)
+		events = append(events, ev)
+	}
+	deadline := time.NewTimer(cfg.SessionTimeout)
+	defer deadline.Stop()
+	for i, ev := range events {
+	wait:
+		for {
+			select {
+			case e := <-ev:
+				if e.State == zk.StateHasSession {
+					break wait
+				}
+				if e.State == zk.StateAuthFailed || e.State == zk.StateExpired {
+					return fail(fmt.Errorf("zk-bench: session %d to %s: %s", i, strings.Join(cfg.Servers, ","), e.State))
+				}
+			case <-deadline.C:
+				return fail(fmt.Errorf("zk-bench: no session with %s within %s", strings.Join(cfg.Servers, ","), cfg.SessionTimeout))
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			}
+		}
+		// Keep draining so the library never blocks on its event channel.
+		go func() {
+			for range ev {
+			}
+		}()
+	}
+	return conns, nil
+}
+
+// makeBase creates root (if missing) and a fresh child for this run.
+func makeBase(c *zk.Conn, root string) (string, error) {
+	if root != "/" {
+		if _, err := c.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return "", fmt.Errorf("zk-bench: create %s: %w", root, err)
+		}
+	}
+	prefix := strings.TrimSuffix(root, "/") + "/run-"
+	base, err := c.Create(prefix, nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		return "", fmt.Errorf("zk-bench: create %s: %w", prefix, err)
+	}
+	return base, nil
+}
+
+// runPhase spreads keys over len(conns)*inflight workers, each taking the
+// next key until none is left, and times every request.
+func runPhase(ctx context.Context, phase string, conns []*zk.Conn, inflight int, keys []string, op func(*zk.Conn, string) error) Result {
+	lat := make([]time.Duration, len(keys))
+	var next, errs atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range conns {
+		for j := 0; j < inflight; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					i := next.Add(1) - 1
+					if i >= int64(len(keys)) {
+						return
+					}
+					t0 := time.Now()
+					err := op(c, keys[i])
+					lat[i] = time.Since(t0)
+					if err != nil {
+						errs.Add(1)
+						err = fmt.Errorf("%s %s: %w", phase, keys[i], err)
+						firstErr.CompareAndSwap(nil, &err)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	r := Result{Phase: phase, Ops: len(keys), Errors: int(errs.Load()), Elapsed: time.Since(start)}
+	if done := int(min(next.Load(), int64(len(keys)))); done < len(keys) {
+		r.Ops = done
+		lat = lat[:done]
+	}
+	if p := firstErr.Load(); p != nil {
+		r.FirstErr = *p
+	}
+	r.P50, r.P99 = percentile(lat, 50), percentile(lat, 99)
+	return r
+}
+
+// percentile returns the p-th percentile (nearest rank) of lat, sorting it.
+func percentile(lat []time.Duration, p int) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	slices.Sort(lat)
+	rank := (p*len(lat) + 99) / 100 // ceil(p/100 * n)
+	return lat[max(rank, 1)-1]
+}
