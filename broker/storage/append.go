@@ -1,0 +1,309 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ErrOffsetOrder is returned by AppendFollower for batches whose offsets do
+// not follow the log end offset.
+var ErrOffsetOrder = errors.New("storage: batch offsets do not follow the log end")
+
+// AppendResult describes what an append stored.
+type AppendResult struct {
+	BaseOffset      int64 // first offset assigned, -1 when nothing was appended
+	LastOffset      int64 // last offset assigned, -1 when nothing was appended
+	LogAppendTimeMs int64 // the broker time stamped on the batches, -1 under CreateTime
+	LogStartOffset  int64
+	Records         int // records appended
+}
+
+// batchMeta locates one validated batch inside an append's buffer.
+type batchMeta struct {
+	pos, size      int
+	base, last     int64
+	epoch          int32
+	maxTs, maxTsOf int64
+	count          int32
+}
+
+// AppendLeader validates a produce request's records field and appends it,
+// assigning offsets from the log end. records holds one or more v2 batches,
+// or a legacy message set (magic 0/1) that is converted to one v2 batch.
+//
+// Validation follows Kafka's LogValidator: CRC (kerr.CorruptMessage), batch
+// size against max.message.bytes (kerr.MessageTooLarge), the whole set
+// against segment.bytes (kerr.RecordListTooLarge), record structure, count
+// and offset deltas (kerr.CorruptMessage / kerr.InvalidRecord), keys on
+// compacted topics (kerr.InvalidRecord). Batches are stored as received,
+// except: the base offset and partition leader epoch fields (outside the
+// CRC) are set; under LogAppendTime the timestamp-type bit and max timestamp
+// are set and the CRC recomputed; under CreateTime a max timestamp that
+// disagrees with the records is corrected (CRC recomputed); when
+// compression.type names a codec other than the batch's, the batch is
+// recompressed. AppendLeader rewrites those fields inside records itself:
+// the caller must not reuse the buffer.
+func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTimeMs: -1}
+	if l.closed {
+		return res, ErrClosed
+	}
+	cfg := l.cfg
+	res.LogStartOffset = l.start
+	if len(records) == 0 {
+		return res, nil
+	}
+	if isLegacy(records) {
+		v2, err := ConvertToV2(records)
+		if err != nil {
+			return res, l.errf(err)
+		}
+		records = v2
+	}
+	var metas []batchMeta
+	var recoded [][]byte // per batch: a recompressed copy, or nil when stored as received
+	for pos := 0; pos < len(records); {
+		size, err := frameBatch(records[pos:])
+		if err != nil {
+			return res, l.errf(err)
+		}
+		b := records[pos : pos+size]
+		if err := checkCRC(b); err != nil {
+			return res, l.errf(err)
+		}
+		if size > cfg.MaxMessageBytes {
+			return res, l.errf(fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes))
+		}
+		info, err := validateClientBatch(b, cfg.compacted())
+		if err != nil {
+			return res, l.errf(err)
+		}
+		h := parseHeader(b)
+		var nb []byte
+		if tc := cfg.targetCodec(); tc >= 0 && tc != h.codec() {
+			raw, err := batchRecords(b)
+			if err != nil {
+				return res, l.errf(err)
+			}
+			if nb, err = encodeBatch(h, tc, raw); err != nil {
+				return res, l.errf(err)
+			}
+		}
+		recoded = append(recoded, nb)
+		metas = append(metas, batchMeta{pos: pos, size: size, count: h.count,
+			last: int64(h.lastOffsetDelta), maxTs: info.maxTimestamp, maxTsOf: int64(info.offsetOfMaxTs)})
+		pos += size
+	}
+	if slices.ContainsFunc(recoded, func(b []byte) bool { return b != nil }) {
+		var out []byte
+		for i, m := range metas {
+			b := recoded[i]
+			if b == nil {
+				b = records[m.pos : m.pos+m.size]
+			}
+			metas[i].pos, metas[i].size = len(out), len(b)
+			out = append(out, b...)
+		}
+		records = out
+	}
+	if int64(len(records)) > cfg.SegmentBytes {
+		return res, l.errf(fmt.Errorf("%w: %d bytes exceed segment.bytes %d", kerr.RecordListTooLarge, len(records), cfg.SegmentBytes))
+	}
+	next := l.active().next
+	lat := cfg.logAppendTime()
+	for i := range metas {
+		m := &metas[i]
+		b := records[m.pos : m.pos+m.size]
+		m.base = next
+		m.last = next + m.last
+		m.maxTsOf += next
+		m.epoch = leaderEpoch
+		next = m.last + 1
+		binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(m.base))
+		binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(leaderEpoch))
+		attrs := binary.BigEndian.Uint16(b[offAttributes:]) &^ attrLogAppendTime
+		if lat {
+			attrs |= attrLogAppendTime
+			m.maxTs, m.maxTsOf = nowMs, m.last
+		}
+		if attrs != binary.BigEndian.Uint16(b[offAttributes:]) || uint64(m.maxTs) != binary.BigEndian.Uint64(b[offMaxTimestamp:]) {
+			binary.BigEndian.PutUint16(b[offAttributes:], attrs)
+			binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(m.maxTs))
+			putCRC(b)
+		}
+		res.Records += int(m.count)
+	}
+	if err := l.write(records, metas, nowMs); err != nil {
+		return res, err
+	}
+	res.BaseOffset, res.LastOffset = metas[0].base, metas[len(metas)-1].last
+	if lat {
+		res.LogAppendTimeMs = nowMs
+	}
+	return res, nil
+}
+
+func (l *Log) errf(err error) error {
+	return fmt.Errorf("%s-%d: %w", l.topic, l.partition, err)
+}
+
+// AppendFollower appends batches fetched from the leader, keeping their
+// offsets and partition leader epochs. Every batch must be a CRC-valid v2
+// batch starting at or after the log end offset (else ErrOffsetOrder); a
+// trailing partial batch is ignored. The wall clock drives segment.ms and
+// flush.ms; AppendFollowerAt takes the time from the caller.
+func (l *Log) AppendFollower(batches []byte) error {
+	return l.AppendFollowerAt(batches, time.Now().UnixMilli())
+}
+
+// AppendFollowerAt is AppendFollower at time nowMs.
+func (l *Log) AppendFollowerAt(batches []byte, nowMs int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	next := l.active().next
+	var metas []batchMeta
+	end := 0
+	for pos := 0; pos < len(batches); {
+		rest := batches[pos:]
+		size, err := frameBatch(rest)
+		if err != nil {
+			if len(rest) >= logOverhead && int64(len(rest)) < logOverhead+int64(int32(binary.BigEndian.Uint32(rest[offLength:]))) {
+				break // partial batch at the end of a fetch response
+			}
+			return l.errf(err)
+		}
+		b := rest[:size]
+		if err := checkCRC(b); err != nil {
+			return l.errf(err)
+		}
+		h := parseHeader(b)
+		if h.baseOffset < next || h.lastOffsetDelta < 0 {
+			return l.errf(fmt.Errorf("%w: batch %d..%d at log end %d", ErrOffsetOrder, h.baseOffset, h.lastOffset(), next))
+		}
+		metas = append(metas, batchMeta{pos: pos, size: size, base: h.baseOffset, last: h.lastOffset(),
+			epoch: h.leaderEpoch, maxTs: h.maxTimestamp, maxTsOf: h.lastOffset(), count: h.count})
+		next = h.lastOffset() + 1
+		pos += size
+		end = pos
+	}
+	if len(metas) == 0 {
+		return nil
+	}
+	return l.write(batches[:end], metas, nowMs)
+}
+
+// write appends validated batches with assigned offsets: rolls when due,
+// writes the bytes past the published end, then publishes them with their
+// index entries and epochs, and applies the flush policy. Lock should be
+// held (wmu).
+func (l *Log) write(data []byte, metas []batchMeta, nowMs int64) error {
+	cfg := l.cfg
+	first, last := metas[0].base, metas[len(metas)-1].last
+	act := l.active()
+	switch {
+	case act.size == 0 && act.base != first:
+		if err := l.roll(first, nowMs); err != nil {
+			return err
+		}
+	case act.size > 0 && l.rollDue(act, int64(len(data)), last, nowMs):
+		if err := l.roll(first, nowMs); err != nil {
+			return err
+		}
+	}
+	act = l.active()
+	if _, err := act.log.WriteAt(data, act.size); err != nil {
+		// nothing was published; cut whatever part reached the file
+		act.log.Truncate(act.size)
+		return fmt.Errorf("%w: writing %s at %d: %v", kerr.KafkaStorageError, act.log.Name(), act.size, err)
+	}
+	epochsChanged := false
+	var records int64
+	l.mu.Lock()
+	for _, m := range metas {
+		pos := act.size
+		u := act.planIndex(pos, m.last, m.maxTs, m.maxTsOf, cfg.IndexIntervalBytes)
+		if err := act.writeIndex(u); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		act.publish(u, m.size, m.last, m.maxTs, m.maxTsOf)
+		if l.epochs.assign(m.epoch, m.base) {
+			epochsChanged = true
+		}
+		records += int64(m.count)
+	}
+	l.mu.Unlock()
+	if epochsChanged {
+		if err := l.epochs.save(); err != nil {
+			return err
+		}
+	}
+	l.unflushed += records
+	if l.unflushed >= cfg.FlushMessages || nowMs-l.lastFlushMs >= cfg.FlushMs {
+		if err := l.flushLocked(); err != nil {
+			return err
+		}
+		l.lastFlushMs = nowMs
+	}
+	return nil
+}
+
+// rollDue says whether an append of size bytes ending at lastOffset must go
+// to a new segment: the active one would pass segment.bytes, an index is
+// full, the offsets no longer fit its relative index, or it is older than
+// segment.ms by the timestamp of its first batch.
+func (l *Log) rollDue(act *segment, size, lastOffset, nowMs int64) bool {
+	ref := act.rollTs
+	if ref < 0 {
+		ref = act.created
+	}
+	return act.size+size > l.cfg.SegmentBytes || act.indexFull() || !act.fits(lastOffset) ||
+		nowMs-ref > l.cfg.SegmentMs
+}
+
+// roll makes a new active segment at base: the old one gets its final time
+// index entry, trimmed indexes and an fsync first. An empty active segment
+// is replaced instead. Lock should be held (wmu).
+func (l *Log) roll(base int64, nowMs int64) error {
+	old := l.active()
+	if old.size == 0 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err := old.remove(); err != nil {
+			return err
+		}
+		s, err := createSegment(l.dir, base, l.cfg, nowMs)
+		if err != nil {
+			return err
+		}
+		l.segs[len(l.segs)-1] = s
+		return syncDir(l.dir)
+	}
+	if err := old.finalTimeEntry(); err != nil {
+		return err
+	}
+	if err := old.trim(); err != nil {
+		return err
+	}
+	if err := old.sync(); err != nil {
+		return err
+	}
+	s, err := createSegment(l.dir, base, l.cfg, nowMs)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, s)
+	l.mu.Unlock()
+	return syncDir(l.dir)
+}

@@ -1,0 +1,294 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Compression codecs as numbered in the low three attribute bits of every
+// message format.
+const (
+	codecNone   int8 = 0
+	codecGzip   int8 = 1
+	codecSnappy int8 = 2
+	codecLz4    int8 = 3
+	codecZstd   int8 = 4
+)
+
+// maxDecompressed bounds what a single batch may inflate to, so a small
+// hostile batch cannot exhaust memory.
+const maxDecompressed = 256 << 20
+
+var errDecompressedTooLarge = errors.New("storage: decompressed batch exceeds limit")
+
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+var (
+	zstdDecOnce sync.Once
+	zstdDec     *zstd.Decoder
+	zstdEncOnce sync.Once
+	zstdEnc     *zstd.Encoder
+)
+
+func zstdDecoder() *zstd.Decoder {
+	zstdDecOnce.Do(func() {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecompressed))
+		if err != nil {
+			panic(fmt.Sprintf("storage: zstd decoder: %v", err))
+		}
+		zstdDec = d
+	})
+	return zstdDec
+}
+
+func zstdEncoder() *zstd.Encoder {
+	zstdEncOnce.Do(func() {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			panic(fmt.Sprintf("storage: zstd encoder: %v", err))
+		}
+		zstdEnc = e
+	})
+	return zstdEnc
+}
+
+// decompress inflates src written with codec. legacyLz4 selects the magic 0
+// framing whose header checksum Kafka computed over the magic bytes too
+// (KAFKA-3160). Errors wrap kerr.CorruptMessage, or
+// kerr.UnsupportedCompressionType for an unknown codec.
+func decompress(codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
+	var out []byte
+	var err error
+	switch codec {
+	case codecNone:
+		return src, nil
+	case codecGzip:
+		var zr *gzip.Reader
+		zr, err = gzip.NewReader(bytes.NewReader(src))
+		if err == nil {
+			out, err = readBounded(zr)
+		}
+	case codecSnappy:
+		out, err = decodeSnappy(src)
+	case codecLz4:
+		if legacyLz4 {
+			src = fixLegacyLz4Header(src)
+		}
+		out, err = readBounded(lz4.NewReader(bytes.NewReader(src)))
+	case codecZstd:
+		out, err = zstdDecoder().DecodeAll(src, nil)
+		if err == nil && len(out) > maxDecompressed {
+			err = errDecompressedTooLarge
+		}
+	default:
+		return nil, fmt.Errorf("%w: compression codec %d", kerr.UnsupportedCompressionType, codec)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompressing codec %d: %v", kerr.CorruptMessage, codec, err)
+	}
+	return out, nil
+}
+
+func readBounded(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, maxDecompressed+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > maxDecompressed {
+		return nil, errDecompressedTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeSnappy accepts both raw snappy blocks (librdkafka's default) and the
+// xerial framing Kafka's Java clients write.
+func decodeSnappy(src []byte) ([]byte, error) {
+	if len(src) < 16 || !bytes.Equal(src[:8], xerialMagic) {
+		return decodeSnappyBlock(nil, src)
+	}
+	var out []byte
+	for pos := 16; pos < len(src); {
+		if len(src)-pos < 4 {
+			return nil, errors.New("truncated xerial chunk length")
+		}
+		n := int(binary.BigEndian.Uint32(src[pos:]))
+		pos += 4
+		if n < 0 || n > len(src)-pos {
+			return nil, errors.New("xerial chunk overruns input")
+		}
+		var err error
+		out, err = decodeSnappyBlock(out, src[pos:pos+n])
+		if err != nil {
+			return nil, err
+		}
+		pos += n
+	}
+	return out, nil
+}
+
+func decodeSnappyBlock(dst, src []byte) ([]byte, error) {
+	n, err := snappy.DecodedLen(src)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || len(dst)+n > maxDecompressed {
+		return nil, errDecompressedTooLarge
+	}
+	block, err := snappy.Decode(make([]byte, n), src)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, block...), nil
+}
+
+// compress deflates src with codec. Snappy is written in xerial framing,
+// which every Kafka client reads; lz4 as a Kafka-style frame (64 KiB
+// independent blocks, no content checksum), with the broken header checksum
+// magic 0 readers expect when legacyLz4 is set.
+func compress(codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
+	switch codec {
+	case codecNone:
+		return src, nil
+	case codecGzip:
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		if _, err := w.Write(src); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	case codecSnappy:
+		out := append([]byte(nil), xerialMagic...)
+		out = append(out, 0, 0, 0, 1, 0, 0, 0, 1)
+		const chunk = 32 << 10
+		for len(src) > 0 {
+			n := min(chunk, len(src))
+			enc := snappy.Encode(nil, src[:n])
+			out = binary.BigEndian.AppendUint32(out, uint32(len(enc)))
+			out = append(out, enc...)
+			src = src[n:]
+		}
+		return out, nil
+	case codecLz4:
+		var buf bytes.Buffer
+		w := lz4.NewWriter(&buf)
+		if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(false), lz4.ConcurrencyOption(1)); err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(src); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		out := buf.Bytes()
+		if legacyLz4 {
+			breakLegacyLz4Header(out)
+		}
+		return out, nil
+	case codecZstd:
+		return zstdEncoder().EncodeAll(src, nil), nil
+	}
+	return nil, fmt.Errorf("%w: compression codec %d", kerr.UnsupportedCompressionType, codec)
+}
+
+// lz4 frame descriptor: magic(4) FLG BD [content size 8] [dict id 4] HC.
+func lz4DescriptorLen(frame []byte) int {
+	if len(frame) < 7 {
+		return 0
+	}
+	n := 7
+	if frame[4]&0x08 != 0 {
+		n += 8
+	}
+	if frame[4]&0x01 != 0 {
+		n += 4
+	}
+	if len(frame) < n {
+		return 0
+	}
+	return n
+}
+
+// fixLegacyLz4Header rewrites the header checksum Kafka's magic 0 writers
+// computed over magic+descriptor into the standard one (over the descriptor
+// alone), on a copy.
+func fixLegacyLz4Header(frame []byte) []byte {
+	n := lz4DescriptorLen(frame)
+	if n == 0 || binary.LittleEndian.Uint32(frame) != 0x184D2204 {
+		return frame
+	}
+	if frame[n-1] != byte(xxh32(frame[:n-1])>>8) {
+		return frame // not the broken form; let the reader judge it
+	}
+	out := append([]byte(nil), frame...)
+	out[n-1] = byte(xxh32(out[4:n-1]) >> 8)
+	return out
+}
+
+func breakLegacyLz4Header(frame []byte) {
+	if n := lz4DescriptorLen(frame); n != 0 {
+		frame[n-1] = byte(xxh32(frame[:n-1]) >> 8)
+	}
+}
+
+const (
+	xxPrime1 uint32 = 2654435761
+	xxPrime2 uint32 = 2246822519
+	xxPrime3 uint32 = 3266489917
+	xxPrime4 uint32 = 668265263
+	xxPrime5 uint32 = 374761393
+)
+
+// xxh32 is XXH32 with seed 0, for the few bytes of an lz4 frame descriptor.
+func xxh32(b []byte) uint32 {
+	var h uint32
+	n := len(b)
+	if n >= 16 {
+		p1, p2 := xxPrime1, xxPrime2
+		v1 := p1 + p2
+		v2 := p2
+		v3 := uint32(0)
+		v4 := -p1
+		round := func(v, in uint32) uint32 { return bits.RotateLeft32(v+in*xxPrime2, 13) * xxPrime1 }
+		for len(b) >= 16 {
+			v1 = round(v1, binary.LittleEndian.Uint32(b))
+			v2 = round(v2, binary.LittleEndian.Uint32(b[4:]))
+			v3 = round(v3, binary.LittleEndian.Uint32(b[8:]))
+			v4 = round(v4, binary.LittleEndian.Uint32(b[12:]))
+			b = b[16:]
+		}
+		h = bits.RotateLeft32(v1, 1) + bits.RotateLeft32(v2, 7) + bits.RotateLeft32(v3, 12) + bits.RotateLeft32(v4, 18)
+	} else {
+		h = xxPrime5
+	}
+	h += uint32(n)
+	for ; len(b) >= 4; b = b[4:] {
+		h += binary.LittleEndian.Uint32(b) * xxPrime3
+		h = bits.RotateLeft32(h, 17) * xxPrime4
+	}
+	for _, c := range b {
+		h += uint32(c) * xxPrime5
+		h = bits.RotateLeft32(h, 11) * xxPrime1
+	}
+	h ^= h >> 15
+	h *= xxPrime2
+	h ^= h >> 13
+	h *= xxPrime3
+	h ^= h >> 16
+	return h
+}

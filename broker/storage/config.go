@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"math"
+	"strings"
+)
+
+// Config holds a partition's log settings under Kafka's topic-level names.
+// Zero fields take Kafka's defaults (see Defaults) when a Log is opened or
+// reconfigured.
+type Config struct {
+	SegmentBytes       int64  // segment.bytes, 1073741824
+	SegmentMs          int64  // segment.ms, 604800000
+	SegmentIndexBytes  int    // segment.index.bytes, 10485760
+	IndexIntervalBytes int    // index.interval.bytes, 4096
+	RetentionBytes     int64  // retention.bytes, -1 (no limit)
+	RetentionMs        int64  // retention.ms, 604800000 (-1 = forever)
+	FlushMessages      int64  // flush.messages (log.flush.interval.messages), MaxInt64
+	FlushMs            int64  // flush.ms (log.flush.interval.ms), MaxInt64
+	MaxMessageBytes    int    // max.message.bytes, 1048588
+	CleanupPolicy      string // cleanup.policy: delete | compact | "compact,delete"
+	TimestampType      string // message.timestamp.type: CreateTime | LogAppendTime
+	Compression        string // compression.type: producer | uncompressed | gzip | snappy | lz4 | zstd
+}
+
+// Defaults returns Kafka 3.x's topic defaults.
+func Defaults() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * 3600 * 1000,
+		SegmentIndexBytes:  10 * 1024 * 1024,
+		IndexIntervalBytes: 4096,
+		RetentionBytes:     -1,
+		RetentionMs:        7 * 24 * 3600 * 1000,
+		FlushMessages:      math.MaxInt64,
+		FlushMs:            math.MaxInt64,
+		MaxMessageBytes:    1048588,
+		CleanupPolicy:      "delete",
+		TimestampType:      "CreateTime",
+		Compression:        "producer",
+	}
+}
+
+// withDefaults fills zero fields from Defaults. RetentionBytes and
+// RetentionMs keep any non-zero value, so -1 means "no limit".
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = d.SegmentMs
+	}
+	if c.SegmentIndexBytes <= 0 {
+		c.SegmentIndexBytes = d.SegmentIndexBytes
+	}
+	// Kafka requires room for at least one entry of each index.
+	if c.SegmentIndexBytes < timeEntrySize {
+		c.SegmentIndexBytes = timeEntrySize
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = d.IndexIntervalBytes
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = d.RetentionBytes
+	}
+	if c.RetentionMs == 0 {
+		c.RetentionMs = d.RetentionMs
+	}
+	if c.FlushMessages <= 0 {
+		c.FlushMessages = d.FlushMessages
+	}
+	if c.FlushMs <= 0 {
+		c.FlushMs = d.FlushMs
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.CleanupPolicy == "" {
+		c.CleanupPolicy = d.CleanupPolicy
+	}
+	if c.TimestampType == "" {
+		c.TimestampType = d.TimestampType
+	}
+	if c.Compression == "" {
+		c.Compression = d.Compression
+	}
+	return c
+}
+
+func (c Config) logAppendTime() bool { return strings.EqualFold(c.TimestampType, "LogAppendTime") }
+
+func (c Config) compacted() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+func (c Config) deletes() bool { return strings.Contains(c.CleanupPolicy, "delete") }
+
+// targetCodec returns the codec batches are stored with, or -1 when batches
+// keep the producer's codec.
+func (c Config) targetCodec() int8 {
+	switch strings.ToLower(c.Compression) {
+	case "uncompressed", "none":
+		return codecNone
+	case "gzip":
+		return codecGzip
+	case "snappy":
+		return codecSnappy
+	case "lz4":
+		return codecLz4
+	case "zstd":
+		return codecZstd
+	}
+	return -1
+}

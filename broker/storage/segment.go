@@ -1,0 +1,379 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+const (
+	offsetEntrySize = 8  // relative offset uint32 + position uint32
+	timeEntrySize   = 12 // timestamp int64 + relative offset uint32
+
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+type offsetEntry struct {
+	rel uint32 // last offset of the indexed batch, relative to the segment base
+	pos uint32 // position of that batch in the .log file
+}
+
+type timeEntry struct {
+	ts  int64  // largest timestamp seen up to rel
+	rel uint32 // offset carrying ts, relative to the segment base
+}
+
+// segment is one .log file with its two indexes. Fields other than the files
+// are published state: written under Log.mu held for writing.
+type segment struct {
+	base  int64
+	log   *os.File
+	idxF  *os.File
+	tidxF *os.File
+
+	size     int64 // bytes of whole valid batches
+	next     int64 // offset after the last batch (base when empty)
+	idx      []offsetEntry
+	tidx     []timeEntry
+	maxTs    int64 // largest batch max timestamp, -1 when none
+	maxTsOff int64 // offset of maxTs
+	rollTs   int64 // max timestamp of the first batch (segment.ms), -1 when empty
+	created  int64 // ms the segment was created or opened, for segment.ms on an empty segment
+	sinceIdx int   // bytes appended since the last offset index entry
+
+	maxIdx, maxTidx int  // entry capacity of the preallocated indexes
+	prealloc        bool // index files are preallocated (active segment)
+}
+
+func segName(dir string, base int64, suffix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
+}
+
+// listSegments returns the base offsets of the .log files in dir, sorted.
+func listSegments(dir string) ([]int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: listing %s: %w", dir, err)
+	}
+	var bases []int64
+	for _, e := range ents {
+		name := e.Name()
+		if len(name) != 20+len(logSuffix) || filepath.Ext(name) != logSuffix || e.IsDir() {
+			continue
+		}
+		var base int64
+		if _, err := fmt.Sscanf(name[:20], "%d", &base); err != nil || base < 0 {
+			continue
+		}
+		bases = append(bases, base)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+func openFile(path string, create bool) (*os.File, error) {
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("storage: opening %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// createSegment creates an empty active segment at base, replacing any
+// files of that name.
+func createSegment(dir string, base int64, cfg Config, nowMs int64) (*segment, error) {
+	s := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
+	var err error
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := os.Remove(segName(dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("storage: removing %s: %w", segName(dir, base, suf), err)
+		}
+	}
+	if s.log, err = openFile(segName(dir, base, logSuffix), true); err != nil {
+		return nil, err
+	}
+	if s.idxF, err = openFile(segName(dir, base, indexSuffix), true); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.tidxF, err = openFile(segName(dir, base, timeIndexSuffix), true); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.preallocate(cfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// preallocate sizes the index files to segment.index.bytes (sparse) as
+// Kafka does for the active segment; trim undoes it.
+func (s *segment) preallocate(cfg Config) error {
+	s.maxIdx = cfg.SegmentIndexBytes / offsetEntrySize
+	s.maxTidx = cfg.SegmentIndexBytes / timeEntrySize
+	if err := s.idxF.Truncate(int64(s.maxIdx * offsetEntrySize)); err != nil {
+		return fmt.Errorf("storage: preallocating %s: %w", s.idxF.Name(), err)
+	}
+	if err := s.tidxF.Truncate(int64(s.maxTidx * timeEntrySize)); err != nil {
+		return fmt.Errorf("storage: preallocating %s: %w", s.tidxF.Name(), err)
+	}
+	s.prealloc = true
+	return nil
+}
+
+// trim cuts the index files to their entries.
+func (s *segment) trim() error {
+	if err := s.idxF.Truncate(int64(len(s.idx) * offsetEntrySize)); err != nil {
+		return fmt.Errorf("storage: trimming %s: %w", s.idxF.Name(), err)
+	}
+	if err := s.tidxF.Truncate(int64(len(s.tidx) * timeEntrySize)); err != nil {
+		return fmt.Errorf("storage: trimming %s: %w", s.tidxF.Name(), err)
+	}
+	s.prealloc = false
+	s.maxIdx, s.maxTidx = len(s.idx), len(s.tidx)
+	return nil
+}
+
+func (s *segment) sync() error {
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+		if f == nil {
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("storage: fsync %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (s *segment) close() error {
+	var first error
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+		if f == nil {
+			continue
+		}
+		if err := f.Close(); err != nil && first == nil {
+			first = fmt.Errorf("storage: closing %s: %w", f.Name(), err)
+		}
+	}
+	return first
+}
+
+// remove closes and deletes the segment's files.
+func (s *segment) remove() error {
+	s.close()
+	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+		if f == nil {
+			continue
+		}
+		if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("storage: removing %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// fits reports whether a batch ending at lastOffset can go in this segment
+// by relative offset (indexes hold uint32 deltas).
+func (s *segment) fits(lastOffset int64) bool {
+	return lastOffset-s.base <= math.MaxInt32 && lastOffset >= s.base
+}
+
+func (s *segment) indexFull() bool {
+	return len(s.idx) >= s.maxIdx || len(s.tidx) >= s.maxTidx
+}
+
+// indexUpdate is what one batch adds to a segment's indexes.
+type indexUpdate struct {
+	off  *offsetEntry
+	time *timeEntry
+}
+
+// planIndex decides which index entries a batch at pos adds. Like Kafka, an
+// offset entry is added when more than index.interval.bytes were appended
+// since the last one (so a segment's first batch has none: position 0 is
+// implied), and a time entry alongside it when the max timestamp grew. Lock should be held (wmu).
+func (s *segment) planIndex(pos, lastOffset, maxTs, maxTsOff int64, interval int) indexUpdate {
+	var u indexUpdate
+	if s.sinceIdx <= interval || pos > math.MaxUint32 || len(s.idx) >= s.maxIdx {
+		return u
+	}
+	u.off = &offsetEntry{rel: uint32(lastOffset - s.base), pos: uint32(pos)}
+	ts, tsOff := s.maxTs, s.maxTsOff
+	if maxTs > ts {
+		ts, tsOff = maxTs, maxTsOff
+	}
+	if ts >= 0 && (len(s.tidx) == 0 || ts > s.tidx[len(s.tidx)-1].ts) && len(s.tidx) < s.maxTidx {
+		u.time = &timeEntry{ts: ts, rel: uint32(tsOff - s.base)}
+	}
+	return u
+}
+
+// writeIndex writes planned entries to the index files. Lock should be held (wmu).
+func (s *segment) writeIndex(u indexUpdate) error {
+	if u.off != nil {
+		var b [offsetEntrySize]byte
+		binary.BigEndian.PutUint32(b[:], u.off.rel)
+		binary.BigEndian.PutUint32(b[4:], u.off.pos)
+		if _, err := s.idxF.WriteAt(b[:], int64(len(s.idx)*offsetEntrySize)); err != nil {
+			return fmt.Errorf("storage: writing %s: %w", s.idxF.Name(), err)
+		}
+	}
+	if u.time != nil {
+		var b [timeEntrySize]byte
+		binary.BigEndian.PutUint64(b[:], uint64(u.time.ts))
+		binary.BigEndian.PutUint32(b[8:], u.time.rel)
+		if _, err := s.tidxF.WriteAt(b[:], int64(len(s.tidx)*timeEntrySize)); err != nil {
+			return fmt.Errorf("storage: writing %s: %w", s.tidxF.Name(), err)
+		}
+	}
+	return nil
+}
+
+// publish records an appended batch. Lock should be held (mu, for writing).
+func (s *segment) publish(u indexUpdate, size int, lastOffset, maxTs, maxTsOff int64) {
+	if s.size == 0 {
+		s.rollTs = maxTs
+	}
+	s.size += int64(size)
+	s.next = lastOffset + 1
+	if maxTs > s.maxTs {
+		s.maxTs, s.maxTsOff = maxTs, maxTsOff
+	}
+	if u.off != nil {
+		s.idx = append(s.idx, *u.off)
+		s.sinceIdx = 0
+	}
+	s.sinceIdx += size
+	if u.time != nil {
+		s.tidx = append(s.tidx, *u.time)
+	}
+}
+
+// finalTimeEntry adds the segment's max timestamp to the time index when it
+// is not there yet, as Kafka does when a segment stops being active.
+func (s *segment) finalTimeEntry() error {
+	if s.maxTs < 0 || (len(s.tidx) > 0 && s.tidx[len(s.tidx)-1].ts >= s.maxTs) {
+		return nil
+	}
+	if !s.prealloc && len(s.tidx) >= s.maxTidx {
+		s.maxTidx++
+	}
+	if len(s.tidx) >= s.maxTidx {
+		return nil
+	}
+	u := indexUpdate{time: &timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOff - s.base)}}
+	if err := s.writeIndex(u); err != nil {
+		return err
+	}
+	s.tidx = append(s.tidx, *u.time)
+	return nil
+}
+
+// lookup returns the position to start scanning from for offset.
+func (s *segment) lookup(offset int64) int64 {
+	rel := offset - s.base
+	i := sort.Search(len(s.idx), func(i int) bool { return int64(s.idx[i].rel) > rel })
+	if i == 0 {
+		return 0
+	}
+	return int64(s.idx[i-1].pos)
+}
+
+// lookupTime returns the offset to start scanning from for timestamp ts.
+func (s *segment) lookupTime(ts int64) int64 {
+	i := sort.Search(len(s.tidx), func(i int) bool { return s.tidx[i].ts >= ts })
+	if i == 0 {
+		return s.base
+	}
+	return s.base + int64(s.tidx[i-1].rel)
+}
+
+// findBatch returns the position of the first batch whose last offset is
+// at least offset, scanning forward from the index, or s.size when none.
+// Lock should be held (mu, for reading).
+func (s *segment) findBatch(offset int64) (int64, error) {
+	sc := newScanner(s.log, s.lookup(offset), s.size, 4096+batchHeaderSize)
+	for {
+		pos, hdr, err := sc.next(false)
+		if errors.Is(err, io.EOF) {
+			return s.size, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		h := parseHeader(hdr)
+		if h.lastOffset() >= offset {
+			return pos, nil
+		}
+	}
+}
+
+// loadIndexes reads the index files of a segment whose .log holds size
+// bytes, keeping the increasing prefix of entries that point inside it
+// (trailing preallocated zeros fall away). It reports whether the files
+// looked consistent; callers rebuild them otherwise.
+func (s *segment) loadIndexes() (bool, error) {
+	ok := true
+	ib, err := io.ReadAll(io.NewSectionReader(s.idxF, 0, math.MaxInt64))
+	if err != nil {
+		return false, fmt.Errorf("storage: reading %s: %w", s.idxF.Name(), err)
+	}
+	if len(ib)%offsetEntrySize != 0 {
+		ok = false
+	}
+	s.idx = s.idx[:0]
+	for i := 0; i+offsetEntrySize <= len(ib); i += offsetEntrySize {
+		e := offsetEntry{rel: binary.BigEndian.Uint32(ib[i:]), pos: binary.BigEndian.Uint32(ib[i+4:])}
+		if n := len(s.idx); n > 0 && (e.rel <= s.idx[n-1].rel || e.pos <= s.idx[n-1].pos) {
+			if e.rel != 0 || e.pos != 0 {
+				ok = false
+			}
+			break
+		}
+		if int64(e.pos) >= s.size {
+			ok = false
+			break
+		}
+		s.idx = append(s.idx, e)
+	}
+	tb, err := io.ReadAll(io.NewSectionReader(s.tidxF, 0, math.MaxInt64))
+	if err != nil {
+		return false, fmt.Errorf("storage: reading %s: %w", s.tidxF.Name(), err)
+	}
+	if len(tb)%timeEntrySize != 0 {
+		ok = false
+	}
+	s.tidx = s.tidx[:0]
+	for i := 0; i+timeEntrySize <= len(tb); i += timeEntrySize {
+		e := timeEntry{ts: int64(binary.BigEndian.Uint64(tb[i:])), rel: binary.BigEndian.Uint32(tb[i+8:])}
+		if n := len(s.tidx); n > 0 && (e.ts <= s.tidx[n-1].ts || e.rel < s.tidx[n-1].rel) {
+			if e.ts != 0 || e.rel != 0 {
+				ok = false
+			}
+			break
+		}
+		if e.ts < 0 {
+			ok = false
+			break
+		}
+		s.tidx = append(s.tidx, e)
+	}
+	if n := len(s.tidx); n > 0 {
+		s.maxTs, s.maxTsOff = s.tidx[n-1].ts, s.base+int64(s.tidx[n-1].rel)
+	}
+	s.maxIdx, s.maxTidx = len(s.idx), len(s.tidx)
+	return ok, nil
+}
