@@ -76,9 +76,9 @@ func parseHeader(b []byte) batchHeader {
 }
 
 func (h batchHeader) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
-func (h batchHeader) size() int        { return logOverhead + int(h.length) }
-func (h batchHeader) codec() int8      { return int8(h.attrs & attrCodecMask) }
-func (h batchHeader) control() bool    { return h.attrs&attrControl != 0 }
+func (h batchHeader) size() int         { return logOverhead + int(h.length) }
+func (h batchHeader) codec() int8       { return int8(h.attrs & attrCodecMask) }
+func (h batchHeader) control() bool     { return h.attrs&attrControl != 0 }
 
 // frameBatch checks that b starts with one whole v2 batch and returns its
 // size. It checks framing only, not the CRC.

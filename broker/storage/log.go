@@ -43,13 +43,13 @@ type Log struct {
 	lastFlushMs int64
 	unflushed   int64
 
-	mu       sync.RWMutex // published state below
-	cfg      Config
-	segs     []*segment // sorted by base; the last one is active
-	start    int64      // log start offset
-	epochs   *epochCache
-	closed   bool
-	deleted  bool
+	mu        sync.RWMutex // published state below
+	cfg       Config
+	segs      []*segment // sorted by base; the last one is active
+	start     int64      // log start offset
+	epochs    *epochCache
+	closed    bool
+	deleted   bool
 	flushedTo int64 // offset below which everything is fsynced
 }
 
