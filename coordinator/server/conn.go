@@ -26,6 +26,9 @@ type conn struct {
 	remote string // "/ip:port", as ZooKeeper prints a socket address
 	br     *bufio.Reader
 	buf    []byte // readLoop's frame buffer
+	// draining is readLoop's: it stopped reading because a reply that
+	// closes the connection is queued; the writer closes after sending it.
+	draining bool
 
 	sid       atomic.Int64
 	timeoutMs atomic.Int32
@@ -154,7 +157,11 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) readLoop() {
-	defer c.closeNow()
+	defer func() {
+		if !c.draining {
+			c.closeNow()
+		}
+	}()
 	hdr, err := c.br.Peek(4)
 	if err != nil {
 		return
@@ -274,6 +281,7 @@ func (c *conn) handshake(frame []byte) bool {
 	c.mu.Lock()
 	c.appendConnect(&resp)
 	if !valid {
+		c.draining = true
 		c.closeAfterFlushLocked()
 	}
 	c.mu.Unlock()
@@ -464,6 +472,9 @@ func checkWriteBody(op jute.Op, body []byte) error {
 // connection's pending writes so that replies keep request order.
 func (c *conn) read(it *item, body []byte) {
 	s := c.s
+	if it.close {
+		c.draining = true
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
