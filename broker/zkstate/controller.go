@@ -3,6 +3,7 @@ package zkstate
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -144,6 +145,38 @@ func (c *Client) NotifyISRChange(parts []TopicPartition) error {
 	_, err := c.conn.Create(c.p("/isr_change_notification/isr_change_"), EncodeISRChange(parts), zk.FlagSequence, openACL)
 	if err != nil {
 		return fmt.Errorf("zkstate: writing isr change notification: %w", err)
+	}
+	return nil
+}
+
+// ISRChangeNotifications lists /isr_change_notification (sorted) with a
+// children watch.
+func (c *Client) ISRChangeNotifications() ([]string, <-chan zk.Event, error) {
+	kids, _, ev, err := c.conn.ChildrenW(c.p("/isr_change_notification"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("zkstate: listing %s/isr_change_notification: %w", c.chroot, err)
+	}
+	sort.Strings(kids)
+	return kids, ev, nil
+}
+
+// ISRChange reads one ISR change notification; a vanished one reads empty.
+func (c *Client) ISRChange(name string) ([]TopicPartition, error) {
+	data, _, err := c.conn.Get(c.p("/isr_change_notification/" + name))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("zkstate: reading /isr_change_notification/%s: %w", name, err)
+	}
+	return DecodeISRChange(data)
+}
+
+// DeleteISRChange removes a processed ISR change notification.
+func (c *Client) DeleteISRChange(name string) error {
+	_, err := c.multi(&zk.DeleteRequest{Path: c.p("/isr_change_notification/" + name), Version: -1})
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("zkstate: deleting /isr_change_notification/%s: %w", name, err)
 	}
 	return nil
 }

@@ -250,3 +250,13 @@ func (c *Client) deleteRecursive(path string) error {
 	}
 	return nil
 }
+
+// DeleteTopicMark removes /admin/delete_topics/T without deleting the topic
+// (delete.topic.enable=false).
+func (c *Client) DeleteTopicMark(name string) error {
+	_, err := c.multi(&zk.DeleteRequest{Path: c.p("/admin/delete_topics/" + name), Version: -1})
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("zkstate: unmarking topic %s for deletion: %w", name, err)
+	}
+	return nil
+}
