@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"encoding/binary"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// crash drops the log the way kill -9 does: files closed by the OS, no
+// final index entries, no trimming, no clean marker.
+func crash(l *Log) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.segs {
+		s.close()
+	}
+	l.closed = true
+}
+
+// fillLog appends n batches of 3 records and returns each batch's end position
+// in the (single) segment.
+func fillLog(t *testing.T, dir string, n int) []int64 {
+	t.Helper()
+	l, _ := openLog(t, dir, Config{IndexIntervalBytes: 1}, 0)
+	var ends []int64
+	for i := 0; i < n; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.GzipCompression(), 3, 40, int64(100+i)), 1, 0)
+		require.NoError(t, err)
+		ends = append(ends, l.Size())
+	}
+	crash(l)
+	return ends
+}
+
+func TestStorageRecoverTornAndCorruptTail(t *testing.T) {
+	tests := []struct {
+		name      string
+		damage    func(t *testing.T, path string, ends []int64)
+		wantWhole int // batches that must survive
+	}{
+		{"intact", func(*testing.T, string, []int64) {}, 6},
+		{"cut inside last header", func(t *testing.T, p string, ends []int64) { require.NoError(t, os.Truncate(p, ends[4]+20)) }, 5},
+		{"cut inside last payload", func(t *testing.T, p string, ends []int64) { require.NoError(t, os.Truncate(p, ends[5]-1)) }, 5},
+		{"cut at a boundary", func(t *testing.T, p string, ends []int64) { require.NoError(t, os.Truncate(p, ends[3])) }, 4},
+		{"flipped byte in last batch", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[5]-3) }, 5},
+		{"flipped byte in middle batch", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[1]+30) }, 2},
+		{"flipped length field", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[2]+offLength+1) }, 3},
+		{"zeros after the end", func(t *testing.T, p string, ends []int64) { appendBytes(t, p, make([]byte, 4096)) }, 6},
+		{"garbage after the end", func(t *testing.T, p string, ends []int64) {
+			appendBytes(t, p, []byte(strings.Repeat("garbage!", 40)))
+		}, 6},
+		{"offsets going backwards", func(t *testing.T, p string, ends []int64) {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			appendBytes(t, p, b[ends[0]:ends[1]]) // a valid copy of batch 1 again
+		}, 6},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testDir(t)
+			ends := fillLog(t, dir, 6)
+			path := segName(dir, 0, logSuffix)
+			tc.damage(t, path, ends)
+			l, sink := openLog(t, dir, Config{IndexIntervalBytes: 1}, 0)
+			require.Equal(t, int64(3*tc.wantWhole), l.EndOffset())
+			require.Equal(t, ends[tc.wantWhole-1], l.Size())
+			require.Equal(t, ends[tc.wantWhole-1], fileSize(t, path))
+			if tc.name != "intact" && tc.name != "cut at a boundary" {
+				require.NotEmpty(t, sink.all())
+				msg := sink.all()[0]
+				require.Contains(t, msg, path)
+				require.Contains(t, msg, "position")
+				require.Contains(t, msg, "dropping")
+			}
+			got, err := l.Read(0, 1<<20, l.EndOffset(), false)
+			require.NoError(t, err)
+			recs := decodeBatches(t, got)
+			require.Len(t, recs, 3*tc.wantWhole)
+			for off := int64(0); off < l.EndOffset(); off++ {
+				got, err := l.Read(off, 1, l.EndOffset(), true)
+				require.NoError(t, err)
+				h := parseHeader(got)
+				require.True(t, h.baseOffset <= off && off <= h.lastOffset())
+			}
+			// the log takes appends where the valid prefix ended
+			res, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 5, 1), 2, 0)
+			require.NoError(t, err)
+			require.Equal(t, int64(3*tc.wantWhole), res.BaseOffset)
+		})
+	}
+}
+
+func flip(t *testing.T, path string, at int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, at)
+	require.NoError(t, err)
+	b[0] ^= 0x5a
+	_, err = f.WriteAt(b, at)
+	require.NoError(t, err)
+}
+
+func appendBytes(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write(b)
+	require.NoError(t, err)
+}
+
+func TestStorageRecoverRebuildsIndexes(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string, bases []int64)
+	}{
+		{"missing index", func(t *testing.T, dir string, bases []int64) {
+			require.NoError(t, os.Remove(segName(dir, bases[0], indexSuffix)))
+		}},
+		{"missing time index", func(t *testing.T, dir string, bases []int64) {
+			require.NoError(t, os.Remove(segName(dir, bases[1], timeIndexSuffix)))
+		}},
+		{"index pointing past the log", func(t *testing.T, dir string, bases []int64) {
+			var e [8]byte
+			binary.BigEndian.PutUint32(e[:], 1)
+			binary.BigEndian.PutUint32(e[4:], 1<<30)
+			appendBytes(t, segName(dir, bases[0], indexSuffix), e[:])
+		}},
+		{"index of odd size", func(t *testing.T, dir string, bases []int64) {
+			appendBytes(t, segName(dir, bases[1], indexSuffix), []byte{1, 2, 3})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testDir(t)
+			cfg := Config{SegmentBytes: 1500, IndexIntervalBytes: 1}
+			l, _ := openLog(t, dir, cfg, 0)
+			for i := 0; i < 30; i++ {
+				_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, int64(1000+i)), 0, 0)
+				require.NoError(t, err)
+			}
+			require.NoError(t, l.Close())
+			bases, err := listSegments(dir)
+			require.NoError(t, err)
+			require.Greater(t, len(bases), 2)
+			tc.damage(t, dir, bases)
+			l2, sink := openLog(t, dir, cfg, 0)
+			require.NotEmpty(t, sink.all())
+			require.Contains(t, sink.all()[0], "rebuilding indexes")
+			require.Equal(t, int64(60), l2.EndOffset())
+			for off := int64(0); off < 60; off++ {
+				got, err := l2.Read(off, 1, 60, true)
+				require.NoError(t, err)
+				h := parseHeader(got)
+				require.True(t, h.baseOffset <= off && off <= h.lastOffset(), "offset %d", off)
+			}
+			off, ts, ok := l2.OffsetForTimestamp(1021)
+			require.True(t, ok)
+			require.Equal(t, int64(1021), ts)
+			require.Equal(t, int64(41), off) // batch 20 holds offsets 40,41 at 1020,1021
+		})
+	}
+}
+
+func TestStorageCleanReopenKeepsState(t *testing.T) {
+	dir := testDir(t)
+	cfg := Config{SegmentBytes: 1000, IndexIntervalBytes: 50}
+	l, _ := openLog(t, dir, cfg, 0)
+	for i := 0; i < 25; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.ZstdCompression(), 4, 30, int64(5000+i)), int32(i/10), 0)
+		require.NoError(t, err)
+	}
+	wantSize, wantSegs := l.Size(), l.NumSegments()
+	wantOff, wantTs := l.MaxTimestamp()
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close(), "second close is a no-op")
+	_, err := os.Stat(dir + "/" + cleanMarker)
+	require.NoError(t, err)
+
+	l2, sink := openLog(t, dir, cfg, 0)
+	require.Empty(t, sink.all())
+	_, err = os.Stat(dir + "/" + cleanMarker)
+	require.True(t, os.IsNotExist(err), "marker removed so a crash from now on is detected")
+	require.Equal(t, int64(100), l2.EndOffset())
+	require.Equal(t, wantSize, l2.Size())
+	require.Equal(t, wantSegs, l2.NumSegments())
+	off, ts := l2.MaxTimestamp()
+	require.Equal(t, wantTs, ts)
+	require.Equal(t, wantOff, off)
+	require.Equal(t, int32(2), l2.LatestEpoch())
+	e, o := l2.EndOffsetForEpoch(1)
+	require.Equal(t, int32(1), e)
+	require.Equal(t, int64(80), o)
+	res, err := l2.AppendLeader(simpleBatch(t, kgo.NoCompression(), 1, 1, 1), 2, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(100), res.BaseOffset)
+}
