@@ -1,14 +1,16 @@
-// Package zktest starts a ZooKeeper for the broker's tests: Apache ZooKeeper
-// 3.8 from the system packages, run standalone on a free loopback port with
-// a temporary dataDir. It owns that process and nothing else; it never
-// touches a server it did not start, and a test that cannot get a server is
-// skipped with a message saying why.
+// Package zktest starts a ZooKeeper for the broker's tests: kzoo's own
+// coordinator in-process by default, or, with KZOO_ZKTEST=apache, Apache
+// ZooKeeper 3.8 from the system packages run standalone on a free loopback
+// port, both with a temporary dataDir. It owns those servers and nothing
+// else; it never touches a server it did not start, and a test that cannot
+// get a server is skipped with a message saying why.
 package zktest
 
 import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +21,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kzoo/coordinator/config"
+	"kzoo/coordinator/server"
 )
 
 // Script is the system ZooKeeper's launcher.
@@ -28,7 +33,47 @@ const Script = "/usr/share/zookeeper/bin/zkServer.sh"
 type Server struct {
 	Addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
+	kz   *server.Server
 	dir  string
+}
+
+// Backend names the server Connect and Addr start: "kzoo" (default) or
+// "apache", from the KZOO_ZKTEST environment variable.
+func Backend() string {
+	if os.Getenv("KZOO_ZKTEST") == "apache" {
+		return "apache"
+	}
+	return "kzoo"
+}
+
+func startShared() {
+	if Backend() == "apache" {
+		shared, sharedErr = Start(200)
+	} else {
+		shared, sharedErr = StartKzoo(200)
+	}
+}
+
+// StartKzoo runs kzoo's coordinator in this process on 127.0.0.1:0.
+func StartKzoo(tickMs int) (*Server, error) {
+	dir, err := os.MkdirTemp("", "kzoo-zktest-")
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("tickTime=%d\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n", tickMs, dir)
+	cfg, err := config.Parse(filepath.Join(dir, "zoo.cfg"), []byte(text), nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientPort = 0
+	kz, err := server.New(server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return nil, err
+	}
+	if err := kz.Start(); err != nil {
+		return nil, fmt.Errorf("starting kzoo coordinator: %v", err)
+	}
+	return &Server{Addr: kz.Addr().String(), kz: kz, dir: dir}, nil
 }
 
 var (
@@ -52,7 +97,7 @@ func Main(m *testing.M) int {
 // package's shared server (started on first use), or skips t.
 func Connect(t testing.TB) string {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = Start(200) })
+	sharedOnce.Do(startShared)
 	if sharedErr != nil {
 		t.Skipf("no ZooKeeper for this test: %v", sharedErr)
 	}
@@ -64,7 +109,7 @@ func Connect(t testing.TB) string {
 // Addr is the shared server's address (starting it if needed), or skips t.
 func Addr(t testing.TB) string {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = Start(200) })
+	sharedOnce.Do(startShared)
 	if sharedErr != nil {
 		t.Skipf("no ZooKeeper for this test: %v", sharedErr)
 	}
@@ -163,7 +208,10 @@ func ruok(addr string) bool {
 
 // Stop kills the server (by its PID) and removes its directory.
 func (s *Server) Stop() {
-	if s.cmd.Process != nil {
+	if s.kz != nil {
+		_ = s.kz.Close()
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 	}
 	_ = os.RemoveAll(s.dir)
