@@ -20,7 +20,7 @@ import (
 
 // testConfig parses a zoo.cfg with a temp dataDir, tickTime 100 (sessions
 // of 200ms..2s) and extra lines, listening on 127.0.0.1:0.
-func testConfig(t *testing.T, extra ...string) *config.Config {
+func testConfig(t testing.TB, extra ...string) *config.Config {
 	t.Helper()
 	text := fmt.Sprintf("tickTime=100\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n%s\n",
 		t.TempDir(), strings.Join(extra, "\n"))
@@ -30,7 +30,7 @@ func testConfig(t *testing.T, extra ...string) *config.Config {
 	return cfg
 }
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -38,7 +38,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // startServer starts a server on cfg, closed when the test ends.
-func startServer(t *testing.T, cfg *config.Config, mod ...func(*Options)) *Server {
+func startServer(t testing.TB, cfg *config.Config, mod ...func(*Options)) *Server {
 	t.Helper()
 	opts := Options{Config: cfg, Logger: slog.New(newZKHandler(testLogWriter{t}, 0))}
 	for _, m := range mod {
@@ -50,6 +50,8 @@ func startServer(t *testing.T, cfg *config.Config, mod ...func(*Options)) *Serve
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+func quiet(o *Options) { o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func withFS(fs wal.FS) func(*Options) { return func(o *Options) { o.FS = fs } }
 

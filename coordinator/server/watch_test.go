@@ -138,9 +138,9 @@ func TestWatchSetWatchesOnReconnect(t *testing.T) {
 
 	code, evs := r.call(jute.OpSetWatches2, &jute.SetWatches{
 		RelativeZxid: rel, Two: true,
-		DataWatches:  []string{"/same", "/changed", "/gone"},
-		ExistWatches: []string{"/born", "/unborn"},
-		ChildWatches: []string{"/kids", "/gone"},
+		DataWatches:                []string{"/same", "/changed", "/gone"},
+		ExistWatches:               []string{"/born", "/unborn"},
+		ChildWatches:               []string{"/kids", "/gone"},
 		PersistentRecursiveWatches: []string{"/kids"},
 	}, nil)
 	require.Equal(t, jute.OK, code)
