@@ -209,7 +209,7 @@ func TestClientAuthFailedEndsSession(t *testing.T) {
 	c := connect(t, []string{srv.Addr}, "", 10*time.Second)
 	ctx := ctxT(t)
 	nextState(t, c)
-	err := c.AddAuth(ctx, "digest", nil)
+	err := c.AddAuth(ctx, "nosuchscheme", []byte("x"))
 	require.ErrorIs(t, err, jute.ErrAuthFailed)
 	ev := nextState(t, c)
 	require.Equal(t, jute.StateAuthFailed, ev.State)

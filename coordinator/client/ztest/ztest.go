@@ -1,6 +1,7 @@
 // Package ztest gives tests of the client and of the shell a real
 // ZooKeeper-compatible server on a loopback port: the one named by
-// $KZOO_TEST_ZK (host:port) when set, else a standalone Apache ZooKeeper
+// $KZOO_TEST_ZK (host:port) when set, else kzoo's own coordinator in
+// process (coordinator/server), else (KZOO_TEST_SERVER=apache) a standalone Apache ZooKeeper
 // 3.8 from the system packages (/usr/share/zookeeper) in a temporary
 // dataDir, stopped by PID when the test ends. It never touches a server
 // it did not start beyond the address it is given, and skips the test with
