@@ -719,3 +719,100 @@ func TestWALOSFS(t *testing.T) {
 	requireRecords(t, recs(31, 32), got.recs)
 	require.Contains(t, sink.joined(), "torn tail at offset")
 }
+
+func TestWALConcurrentSnapshotsAppendsAndReads(t *testing.T) {
+	m, opts, _ := memOptions(t)
+	w, _ := openRecover(t, opts)
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for z := int64(1); z <= n; z++ {
+			if err := w.Append(rec(z)); err != nil {
+				errs <- err
+				return
+			}
+			if z%4 == 0 {
+				if err := w.Sync(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if z%50 == 0 {
+				if err := w.Roll(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+		errs <- w.Sync()
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 20; i++ {
+			z := w.SyncedZxid()
+			if err := w.WriteSnapshot(z, func(wr io.Writer) error { _, err := wr.Write(snapBody(z)); return err }); err != nil {
+				errs <- err
+				return
+			}
+			if err := w.Purge(3); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 20; i++ {
+			prev := int64(0)
+			err := w.ReadFrom(0, func(r Record) error {
+				if r.Zxid <= prev {
+					return fmt.Errorf("ReadFrom gave 0x%x after 0x%x", r.Zxid, prev)
+				}
+				prev = r.Zxid
+				return nil
+			})
+			if err != nil && !errors.Is(err, ErrCompacted) {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	m.Crash()
+	_, got := openRecover(t, opts)
+	require.Equal(t, int64(n), got.last)
+	requireRecords(t, recs(got.snapZxid+1, n), got.recs)
+	if got.snapZxid > 0 {
+		require.Equal(t, snapBody(got.snapZxid), got.snap)
+	}
+}
+
+func TestWALReadFromBehindSnapshotOnlyState(t *testing.T) {
+	m, opts, _ := memOptions(t)
+	w, _ := openRecover(t, opts)
+	require.NoError(t, w.Append(recs(1, 5)...))
+	require.NoError(t, w.Sync())
+	require.NoError(t, w.Close())
+	// A snapshot ahead of the log (its records were lost with a torn tail).
+	w, _ = openRecover(t, opts)
+	writeSnap(t, w, 9)
+	require.NoError(t, w.Close())
+	require.NoError(t, m.Remove("/data/log/version-2/log.1"))
+	w, got := openRecover(t, opts)
+	require.Equal(t, int64(9), got.last)
+	require.ErrorIs(t, w.ReadFrom(3, func(Record) error { return nil }), ErrCompacted)
+	require.NoError(t, w.Append(rec(10)))
+	require.NoError(t, w.Sync())
+	var read []Record
+	require.NoError(t, w.ReadFrom(9, func(r Record) error { read = append(read, r); return nil }))
+	requireRecords(t, recs(10, 10), read)
+}
