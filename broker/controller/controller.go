@@ -69,6 +69,7 @@ type Controller struct {
 	epoch    atomic.Int32
 	holder   atomic.Int32 // broker id in /controller, -1 when unknown
 	calls    chan call
+	leading  atomic.Pointer[context.Context] // the current term's context while active
 	runGuard sync.Mutex
 }
 
@@ -188,18 +189,17 @@ func (c *Controller) ControlledShutdown(id int32, brokerEpoch int64) ([]kmsg.Con
 
 // do runs fn on the controller's goroutine; false when not active.
 func (c *Controller) do(fn func(*leader)) bool {
-	if !c.active.Load() {
+	term := c.leading.Load()
+	if term == nil {
 		return false
 	}
 	cl := call{fn: fn, done: make(chan struct{})}
-	t := time.NewTimer(c.cfg.RequestTimeout)
-	defer t.Stop()
 	select {
 	case c.calls <- cl:
-	case <-t.C:
+	case <-(*term).Done():
 		return false
 	}
-	<-cl.done
+	<-cl.done // the loop runs fn to completion once it took it
 	return true
 }
 
@@ -269,9 +269,11 @@ func (c *Controller) lead(ctx context.Context, claim zkstate.Claim) {
 	c.epoch.Store(claim.Epoch)
 	c.holder.Store(c.cfg.BrokerID)
 	c.active.Store(true)
+	c.leading.Store(&lctx)
 	c.logf("became the controller with epoch %d", claim.Epoch)
 	defer func() {
 		c.active.Store(false)
+		c.leading.Store(nil)
 		c.holder.Store(-1)
 		cancel()
 		for id, q := range l.queues {

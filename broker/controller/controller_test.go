@@ -171,7 +171,20 @@ type node struct {
 
 func startNode(t *testing.T, connect string, id int32, ln *kafkaListener, unclean bool) *node {
 	t.Helper()
-	zkc, err := zkstate.Dial(connect, 4*time.Second, 10*time.Second, t.Logf)
+	n := prepareNode(t, connect, id, ln, unclean, nil)
+	n.start()
+	return n
+}
+
+// prepareNode connects and registers a broker and creates its controller
+// without starting it.
+func prepareNode(t *testing.T, connect string, id int32, ln *kafkaListener, unclean bool, dialer *zktest.Sessions) *node {
+	t.Helper()
+	opts := zkstate.Options{Connect: connect, SessionTimeout: 4 * time.Second, ConnectTimeout: 10 * time.Second, Logf: t.Logf}
+	if dialer != nil {
+		opts.Dialer = dialer.Dial
+	}
+	zkc, err := zkstate.DialOptions(opts)
 	require.NoError(t, err)
 	if ln == nil {
 		ln = newKafkaListener(t, id)
@@ -183,24 +196,33 @@ func startNode(t *testing.T, connect string, id int32, ln *kafkaListener, unclea
 	n := &node{id: id, zk: zkc, ln: ln, done: make(chan struct{})}
 	n.ctrl = controller.New(controller.Config{BrokerID: id, ZK: zkc, Logf: t.Logf, UncleanLeaderElection: unclean,
 		RetryBackoff: 50 * time.Millisecond, RequestTimeout: 5 * time.Second})
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { defer close(n.done); _ = n.ctrl.Run(ctx) }()
-	t.Cleanup(n.stop)
-	return n
 }
 
 // crash ends the node's session without a goodbye from its controller.
 func (n *node) crash() {
 	_ = n.zk.Close()
-	n.cancel()
-	<-n.done
+	n.halt()
+}
+
+func (n *node) halt() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
+	}
 }
 
 // stop is an orderly stop: the controller gives up /controller first.
 func (n *node) stop() {
-	n.cancel()
-	<-n.done
+	n.halt()
 	_ = n.zk.Close()
 }
 
@@ -229,7 +251,10 @@ func TestControllerRaceFailoverAndBrokerFailure(t *testing.T) {
 	connect := zktest.Connect(t)
 	var nodes []*node
 	for id := int32(1); id <= 3; id++ {
-		nodes = append(nodes, startNode(t, connect, id, nil, false))
+		nodes = append(nodes, prepareNode(t, connect, id, nil, false, nil))
+	}
+	for _, n := range nodes { // all race at once
+		n.start()
 	}
 	admin, err := zkstate.Dial(connect, 4*time.Second, 10*time.Second, t.Logf)
 	require.NoError(t, err)
@@ -474,10 +499,45 @@ func TestControllerStopHandsOver(t *testing.T) {
 	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
 	n2 := startNode(t, connect, 2, nil, false)
 	require.Never(t, n2.ctrl.IsActive, 300*time.Millisecond, 20*time.Millisecond)
-	n1.cancel() // orderly: the controller gives /controller up at once
-	<-n1.done
+	n1.halt() // orderly: the controller gives /controller up at once
 	require.False(t, n1.ctrl.IsActive())
 	require.Eventually(t, n2.ctrl.IsActive, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, int32(2), n2.ctrl.Epoch())
 	require.True(t, errors.Is(kerr.NotController, controller.ErrNotActive))
+}
+
+func TestControllerResignsOnSessionExpiry(t *testing.T) {
+	connect := zktest.Connect(t)
+	var sess zktest.Sessions
+	n1 := prepareNode(t, connect, 1, nil, false, &sess)
+	n1.start()
+	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
+	n2 := startNode(t, connect, 2, nil, false)
+	require.NoError(t, n1.zk.CreateTopic(zkstate.TopicAssignment{Name: "x", Partitions: map[int32][]int32{0: {1, 2}}}, nil))
+	waitState(t, n1.zk, "x", 0, 1, []int32{1, 2})
+
+	// Broker 1's session is closed under it. It re-registers with a new
+	// session; exactly one controller runs afterwards, with a new epoch,
+	// and the partition's state survives the bounce.
+	oldEpoch := n1.zk.BrokerEpoch()
+	require.NoError(t, sess.Kill(zktest.Addr(t)))
+	require.Eventually(t, func() bool { return n1.zk.BrokerEpoch() != oldEpoch }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		e, _, err := n2.zk.ControllerEpoch()
+		return err == nil && e >= 2 && len(activeOf([]*node{n1, n2})) == 1
+	}, 20*time.Second, 10*time.Millisecond)
+	active := activeOf([]*node{n1, n2})[0]
+	id, ok, _, err := n2.zk.Controller()
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, active, id)
+	require.Never(t, func() bool { return len(activeOf([]*node{n1, n2})) != 1 }, 500*time.Millisecond, 10*time.Millisecond)
+	st, err := n2.zk.PartitionState("x", 0)
+	require.NoError(t, err)
+	require.Contains(t, []int32{1, 2}, st.Leader)
+	// Broker 1 came back: it hears about its replica from the controller.
+	require.Eventually(t, func() bool {
+		ps, cepoch, ok := n1.ln.leaderAndISR("x", 0)
+		return ok && cepoch >= 2 && slices.Equal(ps.Replicas, []int32{1, 2})
+	}, 20*time.Second, 10*time.Millisecond)
 }
