@@ -22,7 +22,7 @@ import (
 // of 200ms..2s) and extra lines, listening on 127.0.0.1:0.
 func testConfig(t testing.TB, extra ...string) *config.Config {
 	t.Helper()
-	text := fmt.Sprintf("tickTime=100\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n%s\n",
+	text := fmt.Sprintf("tickTime=100\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\npreAllocSize=64\n%s\n",
 		t.TempDir(), strings.Join(extra, "\n"))
 	cfg, err := config.Parse("zoo.cfg", []byte(text), nil)
 	require.NoError(t, err)
