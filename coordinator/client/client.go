@@ -277,6 +277,8 @@ type request struct {
 	resp jute.Record // nil for ops with no answer body
 	done chan error  // buffered 1
 	zxid int64
+	// queued is when the request was queued.
+	queued time.Time
 	// onReply runs under mu when the reply arrives, before done is
 	// signalled: it registers watches and rewrites paths.
 	onReply func(err jute.Code)
@@ -285,7 +287,9 @@ type request struct {
 // Connect starts a session against opts.Servers and returns at once; the
 // first connection is made in the background (watch Events for
 // SyncConnected or use WaitConnected). Requests made before then wait
-// for it, and fail with jute.ErrConnectionLoss if it fails.
+// for it, and fail with jute.ErrConnectionLoss (naming the address and
+// the cause) once a pass over every server has failed and they have
+// waited a second.
 func Connect(opts Options) (*Client, error) {
 	if len(opts.Servers) == 0 {
 		return nil, fmt.Errorf("%w: no server address", ErrConnectString)

@@ -41,9 +41,11 @@ func (c *Client) run() {
 			failures++
 			lastErr = err
 			if failures%len(c.servers) == 0 {
-				// A whole pass failed: requests waiting for a connection
-				// fail now, as ZooKeeper's client fails them.
-				c.failQueued(fmt.Errorf("%w: %v", jute.ErrConnectionLoss, lastErr))
+				// A whole pass failed: requests that have waited long
+				// enough for a connection fail now, as ZooKeeper's client
+				// fails them (it fails them at once; a short grace lets a
+				// server that is still starting up answer).
+				c.failQueued(fmt.Errorf("%w: %v", jute.ErrConnectionLoss, lastErr), time.Now().Add(-queueGrace))
 				if !c.pause(backoff(failures / len(c.servers))) {
 					c.failAll(ErrClosed)
 					return
@@ -96,13 +98,25 @@ func (c *Client) pause(d time.Duration) bool {
 	}
 }
 
-// failQueued fails requests not yet written.
-func (c *Client) failQueued(err error) {
+// queueGrace is how long a request waits for a connection through
+// failed passes over the server list before it fails.
+const queueGrace = time.Second
+
+// failQueued fails the requests not yet written that were queued before
+// cutoff.
+func (c *Client) failQueued(err error, cutoff time.Time) {
 	c.mu.Lock()
-	q := c.queue
-	c.queue = nil
+	var failed, kept []*request
+	for _, r := range c.queue {
+		if r.queued.Before(cutoff) {
+			failed = append(failed, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	c.queue = kept
 	c.mu.Unlock()
-	for _, r := range q {
+	for _, r := range failed {
 		r.done <- err
 	}
 }
@@ -384,6 +398,7 @@ func (c *Client) enqueue(ctx context.Context, r *request) error {
 		}
 		r.xid = c.xid
 	}
+	r.queued = time.Now()
 	c.queue = append(c.queue, r)
 	live := c.state == StateConnected || c.state == StateConnectedReadOnly
 	c.mu.Unlock()
