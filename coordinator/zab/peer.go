@@ -259,8 +259,9 @@ func (p *Peer) stepVote(m Message) {
 			v := Vote{Leader: p.leader, Zxid: p.lastZxid(), Epoch: p.epoch}
 			p.send(Message{Type: MsgVote, To: m.From, Round: p.round, Vote: v, State: p.role, Epoch: p.epoch})
 		}
-		// Our leader is looking again: so are we.
-		if m.From == p.leader && m.State == Looking && p.role != Leading {
+		// Our leader is looking again, in a round after the one that chose
+		// it: so are we. (A vote from the round that chose it is stale.)
+		if m.From == p.leader && m.State == Looking && p.role != Leading && m.Round > p.round {
 			p.becomeLooking()
 		}
 		return

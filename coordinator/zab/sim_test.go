@@ -36,6 +36,8 @@ type simNode struct {
 	snapList []int64 // the zxids applied in the snapshot, decoded from snap.Data
 	// volatile state machine
 	applied []int64
+	role    Role
+	leader  int64
 }
 
 type simLink struct{ q []Message }
@@ -207,6 +209,10 @@ func (s *sim) process(n *simNode) {
 		}
 		s.checkApplied(n)
 		n.peer.Advance(rd)
+	}
+	if n.up && (n.peer.Role() != n.role || n.peer.Leader() != n.leader) {
+		n.role, n.leader = n.peer.Role(), n.peer.Leader()
+		s.logf("node %d -> %v leader %d round %d vote %+v", n.id, n.role, n.leader, n.peer.round, n.peer.vote)
 	}
 	s.checkLeader(n)
 }
@@ -408,7 +414,7 @@ func (s *sim) settle() {
 			s.start(n)
 		}
 	}
-	marker := -1
+	marker, markerEpoch := -1, uint32(0)
 	for i := 0; i < 200000; i++ {
 		s.step++
 		if !s.deliver() || i%50 == 0 {
@@ -430,6 +436,11 @@ func (s *sim) settle() {
 		if leader == nil || serving < len(s.ids) {
 			continue
 		}
+		if e := leader.peer.LeaderEpoch(); e != markerEpoch {
+			// A marker proposed under an earlier leader may have been
+			// truncated away uncommitted: propose again under this one.
+			marker, markerEpoch = -1, e
+		}
 		if marker < 0 {
 			z, err := leader.peer.Propose([]byte("settle"))
 			if err != nil {
@@ -448,6 +459,10 @@ func (s *sim) settle() {
 		if done {
 			return
 		}
+	}
+	for _, n := range s.upNodes() {
+		s.logf("node %d role %v leader %d epoch %d hs %+v last %#x commit %#x serving %v round %d vote %+v",
+			n.id, n.peer.Role(), n.peer.Leader(), n.peer.LeaderEpoch(), n.hs, n.peer.LastZxid(), n.peer.Committed(), n.peer.Serving(), n.peer.round, n.peer.vote)
 	}
 	s.fail("ensemble did not settle: no leader serving everyone and committing a write")
 }
