@@ -184,7 +184,13 @@ func (c *conn) readLoop() {
 			return
 		}
 		if !c.handle(frame) {
+			c.signal()
 			return
+		}
+		// Replies of pipelined requests leave together: wake the writer
+		// only once no further request is already buffered.
+		if c.br.Buffered() == 0 {
+			c.signal()
 		}
 	}
 }
@@ -497,7 +503,6 @@ func (c *conn) read(it *item, body []byte) {
 	}
 	c.mu.Unlock()
 	s.treeMu.RUnlock()
-	c.signal()
 }
 
 // complete answers a pipeline item after the applier has applied it.

@@ -98,13 +98,13 @@ func waitEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
 // rawClient speaks jute directly, for the ops go-zookeeper lacks and for
 // checking bytes on the wire.
 type rawClient struct {
-	t    *testing.T
+	t    testing.TB
 	nc   net.Conn
 	xid  int32
 	resp jute.ConnectResponse
 }
 
-func dialRaw(t *testing.T, s *Server) *rawClient {
+func dialRaw(t testing.TB, s *Server) *rawClient {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	require.NoError(t, err)
