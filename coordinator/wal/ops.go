@@ -194,6 +194,18 @@ func (w *WAL) Purge(retainSnaps int) error {
 	if first < len(logs) && logs[first].start > oldestKept {
 		first = 0
 	}
+	// The newest log starting at or below the snapshot may still end at or
+	// below it: the next file's header says so.
+	for first+1 < len(logs) {
+		prev, err := w.readPrev(logs[first+1].name)
+		if err != nil {
+			return err
+		}
+		if prev < 0 || prev > oldestKept {
+			break
+		}
+		first++
+	}
 	for _, l := range logs[:first] {
 		if l.name == w.fname && w.f != nil {
 			panic(fmt.Sprintf("wal: purge would remove the open log %s", l.name))

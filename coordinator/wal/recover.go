@@ -126,6 +126,9 @@ func (w *WAL) Recover(restore func(snapZxid int64, r io.Reader) error, replay fu
 			return 0, err
 		}
 	}
+	if err := w.refuseForeign(logs, snaps); err != nil {
+		return 0, err
+	}
 
 	snapZxid, first, found := int64(0), 0, false
 	for i := len(snaps) - 1; i >= 0 && !found; i-- {
@@ -310,6 +313,44 @@ func (w *WAL) removeTemps() error {
 			if err := w.fs.Remove(p); err != nil {
 				return fmt.Errorf("wal: remove %s: %w", p, err)
 			}
+		}
+	}
+	return nil
+}
+
+// refuseForeign fails when a log or snapshot file does not start the way a
+// kzoo file (or one a crash cut short) does: such a file was put there by
+// something else, Apache ZooKeeper's own files for one, and recovery must
+// neither skip nor remove it.
+func (w *WAL) refuseForeign(logs, snaps []logFile) error {
+	check := func(name string, magic []byte, what string) error {
+		f, err := w.fs.OpenFile(name, os.O_RDONLY, 0)
+		if err != nil {
+			return fmt.Errorf("wal: open %s %s: %w", what, name, err)
+		}
+		defer f.Close()
+		h := make([]byte, len(magic))
+		n, err := f.ReadAt(h, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("wal: read %s %s: %w", what, name, err)
+		}
+		for i := 0; i < n; i++ {
+			if h[i] != 0 && h[i] != magic[i] {
+				return fmt.Errorf("%w: %s %s is not a kzoo %s (it starts %q, want %q); move it away",
+					ErrCorrupt, what, name, what, h[:n], magic)
+			}
+		}
+		return nil
+	}
+	logMagicVersion := appendLogHeader(nil, 0)[:8]
+	for _, l := range logs {
+		if err := check(l.name, logMagicVersion, "log"); err != nil {
+			return err
+		}
+	}
+	for _, s := range snaps {
+		if err := check(s.name, []byte(snapMagic), "snapshot"); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -379,7 +379,7 @@ func TestWALSnapshotFallback(t *testing.T) {
 		}, wantSnap: 10, wantLog: "end magic"},
 		{name: "two bad", damage: func(t *testing.T, m *MemFS) {
 			corrupt(t, m, "/data/snap/version-2/snapshot.14", -1)
-			corrupt(t, m, "/data/snap/version-2/snapshot.a", 0)
+			corrupt(t, m, "/data/snap/version-2/snapshot.a", 10)
 		}, wantSnap: 0, wantLog: "no usable snapshot"},
 		{name: "leftover tmp is removed", damage: func(t *testing.T, m *MemFS) {
 			f, err := m.OpenFile("/data/snap/version-2/snapshot.1e.tmp", os.O_RDWR|os.O_CREATE, 0o644)
@@ -495,13 +495,13 @@ func TestWALPurge(t *testing.T) {
 			wantLogs:  []string{"log.1", "log.15", "log.b"}},
 		{name: "keep three", snaps: 5, retain: 3,
 			wantSnaps: []string{"snapshot.1e", "snapshot.28", "snapshot.32"},
-			wantLogs:  []string{"log.15", "log.1f", "log.29", "log.33"}},
+			wantLogs:  []string{"log.1f", "log.29", "log.33"}},
 		{name: "retain below minimum keeps three", snaps: 5, retain: 1,
 			wantSnaps: []string{"snapshot.1e", "snapshot.28", "snapshot.32"},
-			wantLogs:  []string{"log.15", "log.1f", "log.29", "log.33"}},
+			wantLogs:  []string{"log.1f", "log.29", "log.33"}},
 		{name: "keep four", snaps: 5, retain: 4,
 			wantSnaps: []string{"snapshot.14", "snapshot.1e", "snapshot.28", "snapshot.32"},
-			wantLogs:  []string{"log.15", "log.1f", "log.29", "log.33", "log.b"}},
+			wantLogs:  []string{"log.15", "log.1f", "log.29", "log.33"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, opts, _ := memOptions(t)
@@ -532,7 +532,7 @@ func TestWALPurge(t *testing.T) {
 			}
 			for _, s := range snaps {
 				if z, _ := parseName(s, snapPrefix); z != oldest {
-					corrupt(t, m, "/data/snap/version-2/"+s, 3)
+					corrupt(t, m, "/data/snap/version-2/"+s, 20)
 				}
 			}
 			_, got := openRecover(t, opts)
@@ -551,13 +551,13 @@ func TestWALPurgedLogWithoutSnapshotFails(t *testing.T) {
 	names, err := m.ReadDir("/data/snap/version-2")
 	require.NoError(t, err)
 	for _, s := range names {
-		corrupt(t, m, "/data/snap/version-2/"+s, 0)
+		corrupt(t, m, "/data/snap/version-2/"+s, 12)
 	}
 	w, err = Open(opts)
 	require.NoError(t, err)
 	_, err = w.Recover(func(int64, io.Reader) error { return nil }, func(Record) error { return nil })
 	require.ErrorIs(t, err, ErrCompacted)
-	require.ErrorContains(t, err, "log.15")
+	require.ErrorContains(t, err, "log.1f")
 }
 
 func TestWALReadFrom(t *testing.T) {
@@ -589,11 +589,12 @@ func TestWALReadFrom(t *testing.T) {
 	var got []Record
 	require.ErrorIs(t, w.ReadFrom(5, func(r Record) error { got = append(got, r); return nil }), ErrCompacted)
 	require.Empty(t, got)
-	require.NoError(t, w.ReadFrom(20, func(r Record) error { got = append(got, r); return nil }))
-	requireRecords(t, recs(21, 60), got)
+	require.ErrorIs(t, w.ReadFrom(29, func(r Record) error { got = append(got, r); return nil }), ErrCompacted)
+	require.NoError(t, w.ReadFrom(30, func(r Record) error { got = append(got, r); return nil }))
+	requireRecords(t, recs(31, 60), got)
 	stop := errors.New("stop")
 	n := 0
-	err := w.ReadFrom(20, func(Record) error { n++; return stop })
+	err := w.ReadFrom(30, func(Record) error { n++; return stop })
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, 1, n)
 }
@@ -815,4 +816,48 @@ func TestWALReadFromBehindSnapshotOnlyState(t *testing.T) {
 	var read []Record
 	require.NoError(t, w.ReadFrom(9, func(r Record) error { read = append(read, r); return nil }))
 	requireRecords(t, recs(10, 10), read)
+}
+
+func TestWALRefusesForeignFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+		want       string
+	}{
+		{name: "ZooKeeper log", file: "/data/log/version-2/log.100000001",
+			data: append([]byte("ZKLG\x00\x00\x00\x02"), make([]byte, 100)...), want: "not a kzoo log"},
+		{name: "ZooKeeper snapshot", file: "/data/snap/version-2/snapshot.100000005",
+			data: []byte("ZKSN\x00\x00\x00\x02 tree"), want: "not a kzoo snapshot"},
+		{name: "text in a log", file: "/data/log/version-2/log.1", data: []byte("hello"), want: "not a kzoo log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, opts, _ := memOptions(t)
+			w, _ := openRecover(t, opts)
+			require.NoError(t, w.Close())
+			putFile(t, m, tc.file, tc.data)
+			w, err := Open(opts)
+			require.NoError(t, err)
+			_, err = w.Recover(func(int64, io.Reader) error { return nil }, func(Record) error { return nil })
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, tc.file)
+			_, err = m.Stat(tc.file)
+			require.NoError(t, err, "the foreign file is left alone")
+		})
+	}
+}
+
+func TestWALDataDirOnly(t *testing.T) {
+	m, opts, _ := memOptions(t)
+	opts.LogDir = ""
+	w, _ := openRecover(t, opts)
+	build(t, w, 45, 10)
+	require.NoError(t, w.Purge(3))
+	require.NoError(t, w.Close())
+	names, err := m.ReadDir("/data/snap/version-2")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"log.15", "log.1f", "log.29", "snapshot.14", "snapshot.1e", "snapshot.28"}, names)
+	_, got := openRecover(t, opts)
+	require.Equal(t, int64(40), got.snapZxid)
+	requireRecords(t, recs(41, 45), got.recs)
 }
