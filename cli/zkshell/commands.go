@@ -55,6 +55,7 @@ func init() {
 			valued: "m", minArgs: 2, needConn: true, run: (*shell).cmdAddWatch},
 		{name: "addauth", usage: "addauth scheme auth", minArgs: 2, needConn: true, run: (*shell).cmdAddAuth},
 		{name: "close", usage: "close ", minArgs: 1, needConn: true, run: (*shell).cmdClose},
+		{name: "config", usage: "config [-c] [-w] [-s]", flags: "cws", minArgs: 1, needConn: true, run: (*shell).cmdConfig},
 		{name: "connect", usage: "connect host:port", minArgs: 1, run: (*shell).cmdConnect},
 		{name: "create", usage: "create [-s] [-e] [-c] [-t ttl] path [data] [acl]", flags: "sec", valued: "t",
 			minArgs: 2, needConn: true, run: (*shell).cmdCreate},
@@ -698,4 +699,66 @@ func (s *shell) cmdQuit(p *parsedArgs) error {
 func (s *shell) cmdVersion(p *parsedArgs) error {
 	fmt.Fprintln(s.out, "ZooKeeper CLI version: kzoo (ZooKeeper 3.8 compatible)")
 	return nil
+}
+
+// configNode is where a server publishes its dynamic ensemble config.
+const configNode = "/zookeeper/config"
+
+// cmdConfig prints the ensemble config (-c: only "version
+// host:port,..." of the client addresses), as zkCli's config.
+func (s *shell) cmdConfig(p *parsedArgs) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	data, st, err := s.zk.Get(ctx, configNode, p.has('w'))
+	if err != nil {
+		return keeperError(err, configNode)
+	}
+	if p.has('c') {
+		fmt.Fprintln(s.out, clientConfigString(string(data)))
+	} else {
+		fmt.Fprintln(s.out, javaString(data))
+	}
+	if p.has('s') {
+		printStat(s.out, st)
+	}
+	return nil
+}
+
+// clientConfigString reduces a dynamic config ("server.1=h:2888:3888;2181",
+// "version=100000000") to "version h:port,h:port" as ConfigUtils does: a
+// client port without an address listens on every address (0.0.0.0).
+func clientConfigString(cfg string) string {
+	version := ""
+	type srv struct{ id, addr string }
+	var servers []srv
+	for _, line := range strings.Split(cfg, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "version" {
+			version = v
+		}
+		if !strings.HasPrefix(k, "server.") {
+			continue
+		}
+		_, client, ok := strings.Cut(v, ";")
+		addr := ""
+		if ok {
+			client = strings.TrimSpace(client)
+			if strings.Contains(client, ":") {
+				addr = client
+			} else {
+				addr = "0.0.0.0:" + client
+			}
+		}
+		servers = append(servers, srv{id: k, addr: addr})
+	}
+	sort.Slice(servers, func(i, j int) bool { return servers[i].id < servers[j].id })
+	addrs := make([]string, 0, len(servers))
+	for _, x := range servers {
+		addrs = append(addrs, x.addr)
+	}
+	return version + " " + strings.Join(addrs, ",")
 }

@@ -154,3 +154,36 @@ func TestShellKeeperErrorWords(t *testing.T) {
 		require.EqualError(t, keeperError(tc.err, tc.path), tc.want)
 	}
 }
+
+func TestShellClientConfigString(t *testing.T) {
+	require.Equal(t, " ", clientConfigString(""))
+	require.Equal(t, "100000000 127.0.0.1:2181,0.0.0.0:2182",
+		clientConfigString("server.2=h2:2889:3889:participant;2182\nserver.1=h1:2888:3888:participant;127.0.0.1:2181\nversion=100000000\n"))
+}
+
+// FuzzShellParse runs arbitrary command lines through the shell's line
+// tokenizer, option parser and ACL parser: none may panic, and every
+// token is a substring of the line.
+func FuzzShellParse(f *testing.F) {
+	for _, s := range []string{"ls -R /", `create -e /a "x y" world:anyone:cdrwa`, "set -v", "setAcl /a digest:u:p:rw,ip:1.2.3.4:r",
+		"removewatches /w -d -l", `create /e ''`, "deleteall /a -b5", "'unterminated", "-", "--"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		toks := splitLine(line)
+		for _, tok := range toks {
+			require.Contains(t, line, tok)
+		}
+		for _, c := range commandList() {
+			p, err := parseOpts(append([]string{c.name}, toks...), c.flags, c.valued)
+			if err == nil {
+				require.Equal(t, c.name, p.args[0])
+			}
+		}
+		var errs bytes.Buffer
+		for _, a := range parseACL(line, &errs) {
+			require.Zero(t, a.Perms&^jute.PermAll)
+		}
+		_ = clientConfigString(line)
+	})
+}

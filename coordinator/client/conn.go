@@ -211,7 +211,7 @@ func (c *Client) connectOnce(addr string) (net.Conn, error) {
 	}
 	c.state = st
 	var primed []*request
-	if sw, ok := c.watches.setWatches(c.lastZxid); ok {
+	for _, sw := range c.watches.setWatches(c.lastZxid) {
 		primed = append(primed, &request{xid: jute.XidSetWatches, op: jute.OpSetWatches2, body: sw, done: make(chan error, 1)})
 	}
 	for i := range c.auths {

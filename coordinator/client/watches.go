@@ -37,9 +37,15 @@ func (w *watchSet) fire(typ int32, path string) {
 	}
 }
 
-// setWatches builds the setWatches2 record for every watch held, or
-// reports false when there is none.
-func (w *watchSet) setWatches(relZxid int64) (*jute.SetWatches, bool) {
+// setWatchesMax bounds the paths' bytes in one setWatches2 record, as
+// ZooKeeper's client does (128 KiB), so that a session with many watches
+// never sends a frame over jute.maxbuffer.
+const setWatchesMax = 128 << 10
+
+// setWatches builds the setWatches2 records, in order and each under
+// setWatchesMax bytes of paths, that re-register every watch held; none
+// when there is no watch.
+func (w *watchSet) setWatches(relZxid int64) []*jute.SetWatches {
 	keys := func(m map[string]bool) []string {
 		v := make([]string, 0, len(m))
 		for k := range m {
@@ -48,18 +54,33 @@ func (w *watchSet) setWatches(relZxid int64) (*jute.SetWatches, bool) {
 		sort.Strings(v)
 		return v
 	}
-	sw := &jute.SetWatches{
-		RelativeZxid:               relZxid,
-		DataWatches:                keys(w.data),
-		ExistWatches:               keys(w.exist),
-		ChildWatches:               keys(w.child),
-		PersistentWatches:          keys(w.persistent),
-		PersistentRecursiveWatches: keys(w.recursive),
-		Two:                        true,
+	lists := [5][]string{keys(w.data), keys(w.exist), keys(w.child), keys(w.persistent), keys(w.recursive)}
+	var out []*jute.SetWatches
+	var cur *jute.SetWatches
+	size := 0
+	for kind, paths := range lists {
+		for _, p := range paths {
+			if cur == nil || size+len(p) > setWatchesMax {
+				cur = &jute.SetWatches{RelativeZxid: relZxid, Two: true}
+				out = append(out, cur)
+				size = 0
+			}
+			size += len(p)
+			switch kind {
+			case 0:
+				cur.DataWatches = append(cur.DataWatches, p)
+			case 1:
+				cur.ExistWatches = append(cur.ExistWatches, p)
+			case 2:
+				cur.ChildWatches = append(cur.ChildWatches, p)
+			case 3:
+				cur.PersistentWatches = append(cur.PersistentWatches, p)
+			case 4:
+				cur.PersistentRecursiveWatches = append(cur.PersistentRecursiveWatches, p)
+			}
+		}
 	}
-	n := len(sw.DataWatches) + len(sw.ExistWatches) + len(sw.ChildWatches) +
-		len(sw.PersistentWatches) + len(sw.PersistentRecursiveWatches)
-	return sw, n > 0
+	return out
 }
 
 // has reports whether a watch of watcherType (jute.Watcher*) is held on
