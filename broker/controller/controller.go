@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,13 @@ type Config struct {
 	RetryBackoff time.Duration
 	// RequestTimeout bounds one request to a broker (30s).
 	RequestTimeout time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: every
+	// LeaderImbalanceCheckInterval (leader.imbalance.check.interval.seconds,
+	// 300s) preferred replicas are elected for brokers whose share of
+	// partitions led elsewhere exceeds LeaderImbalancePerBrokerPercentage (10).
+	AutoLeaderRebalance                bool
+	LeaderImbalanceCheckInterval       time.Duration
+	LeaderImbalancePerBrokerPercentage int
 }
 
 // Controller runs the controller election for one broker and, while it holds
@@ -91,6 +99,12 @@ func New(cfg Config) *Controller {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.LeaderImbalancePerBrokerPercentage <= 0 {
+		cfg.LeaderImbalancePerBrokerPercentage = 10
 	}
 	c := &Controller{cfg: cfg, send: cfg.Send, calls: make(chan call)}
 	if c.send == nil {
@@ -285,10 +299,14 @@ func (c *Controller) lead(ctx context.Context, claim zkstate.Claim) {
 	if !l.failover() {
 		return
 	}
+	tick, stopTick := c.rebalanceTicker()
+	defer stopTick()
 	for !l.lost {
 		select {
 		case <-lctx.Done():
 			return
+		case <-tick:
+			l.checkImbalance(float64(c.cfg.LeaderImbalancePerBrokerPercentage) / 100)
 		case cl := <-c.calls:
 			cl.fn(l)
 			close(cl.done)
@@ -388,6 +406,7 @@ func (l *leader) failover() bool {
 	}
 	l.onDeletions()
 	l.onISRChanges()
+	l.maybeCompleteReassignments(l.allReassigning())
 	return !l.lost
 }
 
@@ -743,26 +762,34 @@ func (l *leader) onTopicsChange() {
 	}
 }
 
-// onTopicChange handles a changed /brokers/topics/T: new partitions
-// (CreatePartitions) and changed replica lists (reassignment).
+// onTopicChange handles a changed /brokers/topics/T: partitions that are
+// new (CreatePartitions) are started. As in Kafka, replica lists of existing
+// partitions change only through a reassignment, so other edits are ignored.
 func (l *leader) onTopicChange(name string) {
 	t := l.topics[name]
 	if t == nil {
 		return
 	}
-	before := map[int32][]int32{}
-	for p, rs := range t.assign.Partitions {
-		before[p] = rs
-	}
+	known := t.assign
 	if !l.loadTopic(name) {
 		l.retryLater(event{kind: evTopic, topic: name})
 		return
 	}
-	if l.topics[name] == nil {
+	t = l.topics[name]
+	if t == nil {
 		return
 	}
+	merged := t.assign
+	merged.Partitions = maps.Clone(merged.Partitions)
+	for p, rs := range known.Partitions {
+		if !slices.Equal(merged.Partitions[p], rs) {
+			l.c.logf("ignoring a changed replica list of %s-%d (%v, kept %v): use a reassignment", name, p, merged.Partitions[p], rs)
+		}
+		merged.Partitions[p] = rs
+	}
+	merged.AddingReplicas, merged.RemovingReplicas = known.AddingReplicas, known.RemovingReplicas
+	t.assign = merged
 	l.startNewPartitions(name)
-	l.reassign(name, before)
 }
 
 func (l *leader) startNewPartitions(name string) {
@@ -777,53 +804,6 @@ func (l *leader) startNewPartitions(name string) {
 		}
 	}
 	l.announce(created, true)
-}
-
-// reassign applies changed replica lists at once: a leader no longer among
-// the replicas is replaced, replicas that left get StopReplica(delete),
-// the new ones learn the partition through LeaderAndIsr.
-func (l *leader) reassign(name string, before map[int32][]int32) {
-	t := l.topics[name]
-	alive := l.aliveFn()
-	var changed []tp
-	removed := map[int32][]tp{}
-	for _, p := range sortedParts(t.parts) {
-		old, ok := before[p]
-		now := t.assign.Partitions[p]
-		if !ok || slices.Equal(old, now) || !t.parts[p].created {
-			continue
-		}
-		for _, r := range old {
-			if !slices.Contains(now, r) {
-				removed[r] = append(removed[r], tp{name, p})
-			}
-		}
-		l.update(name, p, func(cur LeaderAndISR) (LeaderAndISR, bool) {
-			isr := slices.DeleteFunc(slices.Clone(cur.ISR), func(r int32) bool { return !slices.Contains(now, r) })
-			next := LeaderAndISR{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch, ISR: isr}
-			if !slices.Contains(now, cur.Leader) {
-				next.Leader = NoLeader
-			}
-			if len(next.ISR) == 0 {
-				next.ISR = liveOf(now, alive)
-			}
-			if len(next.ISR) == 0 {
-				next.ISR = []int32{now[0]}
-			}
-			if r, ch := Reconcile(now, next, alive, l.c.cfg.UncleanLeaderElection); ch {
-				next = r
-			}
-			next.LeaderEpoch = cur.LeaderEpoch + 1
-			return next, true
-		})
-		changed = append(changed, tp{name, p})
-	}
-	l.announce(changed, false)
-	for _, b := range SortedIDs(removed) {
-		if _, ok := l.live[b]; ok {
-			l.sendStopReplica(b, removed[b], true, nil)
-		}
-	}
 }
 
 // onDeletions handles /admin/delete_topics: each marked topic's replicas
@@ -943,6 +923,7 @@ func (l *leader) onISRChanges() {
 	}
 	if len(changed) > 0 {
 		l.sendUpdateMetadata(SortedIDs(l.live), changed)
+		l.maybeCompleteReassignments(changed)
 	}
 }
 

@@ -18,6 +18,7 @@ const NoLeader int32 = -1
 var (
 	ErrInvalidPartitions        = errors.New("controller: number of partitions must be larger than 0")
 	ErrInvalidReplicationFactor = errors.New("controller: invalid replication factor")
+	ErrInvalidReplicaAssignment = errors.New("controller: invalid replica assignment")
 )
 
 // AssignReplicas spreads partitions over brokers the way Kafka's
@@ -202,4 +203,69 @@ func SortedIDs[V any](m map[int32]V) []int32 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// ReassignTo is the replica set a partition moves through on its way from
+// its current replicas to target (Kafka's ReplicaAssignment.reassignTo):
+// the origin replicas are the current ones minus those still being added;
+// during the move the partition is replicated on target plus origin, with
+// adding = target minus origin and removing = origin minus target.
+func ReassignTo(replicas, adding, target []int32) (full, add, remove []int32) {
+	origin := slices.DeleteFunc(slices.Clone(replicas), func(r int32) bool { return slices.Contains(adding, r) })
+	for _, r := range append(slices.Clone(target), origin...) {
+		if !slices.Contains(full, r) {
+			full = append(full, r)
+		}
+	}
+	for _, r := range full {
+		if !slices.Contains(origin, r) {
+			add = append(add, r)
+		}
+		if !slices.Contains(target, r) {
+			remove = append(remove, r)
+		}
+	}
+	return full, add, remove
+}
+
+// CompleteReassignment is the last step of a reassignment, possible once
+// every target replica is in the ISR: leadership stays if the leader is a
+// target replica and alive, else it moves to the first live in-sync target
+// replica; the ISR keeps only target replicas. ok is false while a target
+// replica is missing from the ISR or no target replica can lead.
+func CompleteReassignment(target []int32, cur LeaderAndISR, alive func(int32) bool) (next LeaderAndISR, ok bool) {
+	for _, r := range target {
+		if !slices.Contains(cur.ISR, r) {
+			return cur, false
+		}
+	}
+	leader := cur.Leader
+	if !slices.Contains(target, leader) || !alive(leader) {
+		l, found := ElectLeader(target, cur.ISR, alive, false)
+		if !found {
+			return cur, false
+		}
+		leader = l
+	}
+	isr := slices.DeleteFunc(slices.Clone(cur.ISR), func(r int32) bool { return !slices.Contains(target, r) })
+	return LeaderAndISR{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr}, true
+}
+
+// ValidReassignment checks a requested replica list: not empty, no
+// duplicates, every broker registered.
+func ValidReassignment(target []int32, registered func(int32) bool) error {
+	if len(target) == 0 {
+		return fmt.Errorf("%w: the replica list is empty", ErrInvalidReplicaAssignment)
+	}
+	seen := map[int32]bool{}
+	for _, r := range target {
+		if seen[r] {
+			return fmt.Errorf("%w: broker %d appears twice in %v", ErrInvalidReplicaAssignment, r, target)
+		}
+		seen[r] = true
+		if !registered(r) {
+			return fmt.Errorf("%w: broker %d in %v is not alive", ErrInvalidReplicaAssignment, r, target)
+		}
+	}
+	return nil
 }

@@ -345,3 +345,38 @@ func checkInvariants(sp *simPart, alive func(int32) bool, unclean bool) string {
 	}
 	return ""
 }
+
+func TestReassignPure(t *testing.T) {
+	full, add, remove := ReassignTo([]int32{1, 2}, nil, []int32{2, 3})
+	require.Equal(t, []int32{2, 3, 1}, full)
+	require.Equal(t, []int32{3}, add)
+	require.Equal(t, []int32{1}, remove)
+	// Redirecting a reassignment in progress starts from the origin.
+	full, add, remove = ReassignTo([]int32{2, 3, 1}, []int32{3}, []int32{4})
+	require.Equal(t, []int32{4, 2, 1}, full)
+	require.Equal(t, []int32{4}, add)
+	require.Equal(t, []int32{2, 1}, remove)
+	// Cancelling: target = origin.
+	full, add, remove = ReassignTo([]int32{2, 3, 1}, []int32{3}, []int32{2, 1})
+	require.Equal(t, []int32{2, 1}, full)
+	require.Empty(t, add)
+	require.Empty(t, remove)
+
+	alive := aliveSet(1, 2, 3)
+	_, ok := CompleteReassignment([]int32{2, 3}, LeaderAndISR{1, 4, []int32{1, 2}}, alive)
+	require.False(t, ok, "3 has not caught up")
+	next, ok := CompleteReassignment([]int32{2, 3}, LeaderAndISR{1, 4, []int32{1, 2, 3}}, alive)
+	require.True(t, ok)
+	require.Equal(t, LeaderAndISR{2, 5, []int32{2, 3}}, next)
+	next, ok = CompleteReassignment([]int32{3, 1}, LeaderAndISR{1, 4, []int32{1, 2, 3}}, alive)
+	require.True(t, ok)
+	require.Equal(t, LeaderAndISR{1, 5, []int32{1, 3}}, next, "the leader stays when it is a target replica")
+
+	reg := aliveSet(1, 2)
+	require.NoError(t, ValidReassignment([]int32{2, 1}, reg))
+	require.ErrorIs(t, ValidReassignment(nil, reg), ErrInvalidReplicaAssignment)
+	require.ErrorIs(t, ValidReassignment([]int32{1, 1}, reg), ErrInvalidReplicaAssignment)
+	err := ValidReassignment([]int32{1, 7}, reg)
+	require.ErrorIs(t, err, ErrInvalidReplicaAssignment)
+	require.Contains(t, err.Error(), "broker 7")
+}

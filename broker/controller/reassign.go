@@ -1,0 +1,250 @@
+package controller
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// AlterPartitionReassignments: v0
+//
+// Behavior:
+//   - Starts moving each listed partition to its new replica list (KIP-455,
+//     as Kafka's ZooKeeper-mode controller does): the topic znode records
+//     replicas = target + origin with adding_replicas/removing_replicas,
+//     the new replicas learn the partition through LeaderAndIsr, and once
+//     every target replica is in the ISR the leader moves if it must, the
+//     old replicas get StopReplica(delete) and the znode keeps only target.
+//   - Replicas null cancels a reassignment in progress
+//     (NO_REASSIGNMENT_IN_PROGRESS when none is).
+//   - A bad list (empty, duplicate, broker not alive) answers
+//     INVALID_REPLICA_ASSIGNMENT; unknown partitions
+//     UNKNOWN_TOPIC_OR_PARTITION; NOT_CONTROLLER when not active.
+func (c *Controller) AlterPartitionReassignments(req *kmsg.AlterPartitionAssignmentsRequest) *kmsg.AlterPartitionAssignmentsResponse {
+	resp := kmsg.NewPtrAlterPartitionAssignmentsResponse()
+	resp.Version = req.Version
+	if !c.do(func(l *leader) { l.alterReassignments(req, resp) }) {
+		resp.ErrorCode = kerr.NotController.Code
+	}
+	return resp
+}
+
+// ListPartitionReassignments: v0
+//
+// Behavior: lists the reassignments in progress (all of them when no topics
+// are named), with the full replica set and the adding/removing replicas.
+func (c *Controller) ListPartitionReassignments(req *kmsg.ListPartitionReassignmentsRequest) *kmsg.ListPartitionReassignmentsResponse {
+	resp := kmsg.NewPtrListPartitionReassignmentsResponse()
+	resp.Version = req.Version
+	if !c.do(func(l *leader) { l.listReassignments(req, resp) }) {
+		resp.ErrorCode = kerr.NotController.Code
+	}
+	return resp
+}
+
+func errMessage(err error) *string {
+	s := err.Error()
+	return &s
+}
+
+func (l *leader) alterReassignments(req *kmsg.AlterPartitionAssignmentsRequest, resp *kmsg.AlterPartitionAssignmentsResponse) {
+	registered := func(id int32) bool { _, ok := l.live[id]; return ok }
+	for _, rt := range req.Topics {
+		out := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		out.Topic = rt.Topic
+		t := l.topics[rt.Topic]
+		touched := false
+		var started []int32
+		for _, rp := range rt.Partitions {
+			pr := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			pr.Partition = rp.Partition
+			out.Partitions = append(out.Partitions, pr)
+			res := &out.Partitions[len(out.Partitions)-1]
+			if t == nil || t.deleting || t.parts[rp.Partition] == nil {
+				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			p := rp.Partition
+			replicas, adding := t.assign.Partitions[p], t.assign.AddingReplicas[p]
+			target := rp.Replicas
+			if target == nil { // cancel
+				if len(adding) == 0 && len(t.assign.RemovingReplicas[p]) == 0 {
+					res.ErrorCode = kerr.NoReassignmentInProgress.Code
+					continue
+				}
+				target = slices.DeleteFunc(slices.Clone(replicas), func(r int32) bool { return slices.Contains(adding, r) })
+			} else if err := ValidReassignment(target, registered); err != nil {
+				res.ErrorCode, res.ErrorMessage = kerr.InvalidReplicaAssignment.Code, errMessage(err)
+				continue
+			}
+			full, add, remove := ReassignTo(replicas, adding, target)
+			if slices.Equal(full, replicas) && slices.Equal(add, adding) && slices.Equal(remove, t.assign.RemovingReplicas[p]) {
+				continue // nothing to do
+			}
+			l.setReassignment(t, p, full, add, remove)
+			touched = true
+			started = append(started, p)
+		}
+		if touched {
+			if !l.check("writing reassignment of "+rt.Topic, l.zk.SetTopicAssignment(t.assign)) {
+				if l.lost {
+					resp.ErrorCode = kerr.NotController.Code
+					return
+				}
+				for i := range out.Partitions {
+					if out.Partitions[i].ErrorCode == 0 {
+						out.Partitions[i].ErrorCode = kerr.UnknownServerError.Code
+					}
+				}
+				// Reload what ZooKeeper really holds.
+				l.loadTopic(rt.Topic)
+			} else {
+				l.beginReassignment(rt.Topic, started)
+			}
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+}
+
+// setReassignment records a partition's replica sets in memory (the caller
+// writes the topic znode).
+func (l *leader) setReassignment(t *topic, p int32, full, add, remove []int32) {
+	a := &t.assign
+	a.Partitions = maps.Clone(a.Partitions)
+	a.AddingReplicas = maps.Clone(a.AddingReplicas)
+	a.RemovingReplicas = maps.Clone(a.RemovingReplicas)
+	if a.AddingReplicas == nil {
+		a.AddingReplicas = map[int32][]int32{}
+	}
+	if a.RemovingReplicas == nil {
+		a.RemovingReplicas = map[int32][]int32{}
+	}
+	a.Partitions[p] = full
+	delete(a.AddingReplicas, p)
+	delete(a.RemovingReplicas, p)
+	if len(add) > 0 {
+		a.AddingReplicas[p] = add
+	}
+	if len(remove) > 0 {
+		a.RemovingReplicas[p] = remove
+	}
+}
+
+// beginReassignment bumps the leader epoch of the moving partitions so that
+// every replica, old and new, hears of the new replica set, then sees
+// whether some can complete at once.
+func (l *leader) beginReassignment(name string, parts []int32) {
+	var changed []tp
+	for _, p := range parts {
+		if l.update(name, p, func(cur LeaderAndISR) (LeaderAndISR, bool) {
+			return LeaderAndISR{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: cur.ISR}, true
+		}) {
+			changed = append(changed, tp{name, p})
+		}
+	}
+	l.announce(changed, false)
+	l.maybeCompleteReassignments(changed)
+}
+
+func (l *leader) reassigning(x tp) (target []int32, ok bool) {
+	t := l.topics[x.topic]
+	if t == nil || t.deleting {
+		return nil, false
+	}
+	add, remove := t.assign.AddingReplicas[x.part], t.assign.RemovingReplicas[x.part]
+	if len(add) == 0 && len(remove) == 0 {
+		return nil, false
+	}
+	return slices.DeleteFunc(slices.Clone(t.assign.Partitions[x.part]), func(r int32) bool { return slices.Contains(remove, r) }), true
+}
+
+// maybeCompleteReassignments finishes the reassignments among parts whose
+// target replicas are all in the ISR.
+func (l *leader) maybeCompleteReassignments(parts []tp) {
+	alive := l.aliveFn()
+	removed := map[int32][]tp{}
+	var done []tp
+	for _, x := range parts {
+		target, ok := l.reassigning(x)
+		if !ok || !l.topics[x.topic].parts[x.part].created {
+			continue
+		}
+		t := l.topics[x.topic]
+		remove := t.assign.RemovingReplicas[x.part]
+		if !l.update(x.topic, x.part, func(cur LeaderAndISR) (LeaderAndISR, bool) {
+			return CompleteReassignment(target, cur, alive)
+		}) {
+			continue
+		}
+		l.setReassignment(t, x.part, target, nil, nil)
+		if !l.check("completing reassignment of "+x.topic, l.zk.SetTopicAssignment(t.assign)) {
+			continue
+		}
+		l.c.logf("reassignment of %s-%d to %v completed", x.topic, x.part, target)
+		for _, r := range remove {
+			removed[r] = append(removed[r], x)
+		}
+		done = append(done, x)
+	}
+	l.announce(done, false)
+	for _, b := range SortedIDs(removed) {
+		if _, ok := l.live[b]; ok {
+			l.sendStopReplica(b, removed[b], true, nil)
+		}
+	}
+}
+
+// allReassigning lists every partition with a reassignment in progress.
+func (l *leader) allReassigning() []tp {
+	var out []tp
+	for _, name := range sortedTopics(l.topics) {
+		for _, p := range sortedParts(l.topics[name].parts) {
+			if _, ok := l.reassigning(tp{name, p}); ok {
+				out = append(out, tp{name, p})
+			}
+		}
+	}
+	return out
+}
+
+func (l *leader) listReassignments(req *kmsg.ListPartitionReassignmentsRequest, resp *kmsg.ListPartitionReassignmentsResponse) {
+	var want []tp
+	if req.Topics == nil {
+		want = l.allReassigning()
+	} else {
+		for _, rt := range req.Topics {
+			for _, p := range rt.Partitions {
+				if _, ok := l.reassigning(tp{rt.Topic, p}); ok {
+					want = append(want, tp{rt.Topic, p})
+				}
+			}
+		}
+	}
+	idx := map[string]int{}
+	for _, x := range want {
+		a := l.topics[x.topic].assign
+		i, ok := idx[x.topic]
+		if !ok {
+			rt := kmsg.NewListPartitionReassignmentsResponseTopic()
+			rt.Topic = x.topic
+			resp.Topics = append(resp.Topics, rt)
+			i = len(resp.Topics) - 1
+			idx[x.topic] = i
+		}
+		rp := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
+		rp.Partition = x.part
+		rp.Replicas = slices.Clone(a.Partitions[x.part])
+		rp.AddingReplicas = orEmpty(a.AddingReplicas[x.part])
+		rp.RemovingReplicas = orEmpty(a.RemovingReplicas[x.part])
+		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
+	}
+}
+
+func orEmpty(v []int32) []int32 {
+	if v == nil {
+		return []int32{}
+	}
+	return slices.Clone(v)
+}
