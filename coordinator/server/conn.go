@@ -47,6 +47,8 @@ type conn struct {
 	head    int
 	closing bool // close once out is flushed
 	closed  bool
+	room    sync.Cond // signalled when the queue shrinks or the conn closes
+	waiting bool
 
 	recv, sent         int64
 	lastOp             string
@@ -57,6 +59,14 @@ type conn struct {
 	minLat, maxLat     int64
 	latTotal, latCount int64
 }
+
+// maxPending bounds one connection's outstanding requests
+// (ZooKeeper's globalOutstandingLimit is 1000 for the whole server).
+const maxPending = 1000
+
+// sessionlessTimeout is how long a new connection may take to send its
+// ConnectRequest or four-letter word (zookeeper.nio.sessionlessCnxnTimeout).
+const sessionlessTimeout = 10 * time.Second
 
 // item is a reply slot. A pipeline item waits for the applier; any other
 // item is a read that waits only for the pipeline items ahead of it.
@@ -85,6 +95,7 @@ func newConn(s *Server, nc net.Conn, ip string) *conn {
 		lastCxid: -1,
 		est:      s.now(),
 	}
+	c.room.L = &c.mu
 	c.setAuthIDs([]jute.ID{{Scheme: "ip", ID: ip}})
 	return c
 }
@@ -108,6 +119,7 @@ func (c *conn) closeNow() {
 		c.mu.Lock()
 		c.closed = true
 		c.queue, c.head = nil, 0
+		c.wakeWaiter()
 		c.mu.Unlock()
 		c.nc.Close()
 		close(c.gone)
@@ -162,6 +174,8 @@ func (c *conn) readLoop() {
 			c.closeNow()
 		}
 	}()
+	// A connection has sessionlessCnxnTimeout to say what it wants.
+	c.nc.SetReadDeadline(time.Now().Add(sessionlessTimeout))
 	hdr, err := c.br.Peek(4)
 	if err != nil {
 		return
@@ -178,6 +192,7 @@ func (c *conn) readLoop() {
 	if !c.handshake(frame) {
 		return
 	}
+	c.nc.SetReadDeadline(time.Time{})
 	for {
 		frame, err := c.readFrame()
 		if err != nil {
@@ -338,15 +353,35 @@ func (c *conn) notify(typ int32, path string) {
 	c.signal()
 }
 
-// enqueue adds a reply slot; false when the connection is closed.
+// enqueue adds a reply slot; false when the connection is closed. When
+// the connection already has maxPending replies outstanding it waits for
+// room, which stops reading from that client (ZooKeeper throttles the same
+// way) instead of queueing without bound.
 func (c *conn) enqueue(it *item) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.waitRoomLocked()
 	if c.closed {
 		return false
 	}
 	c.queue = append(c.queue, it)
 	return true
+}
+
+// Lock should be held.
+func (c *conn) waitRoomLocked() {
+	for !c.closed && len(c.queue)-c.head >= maxPending {
+		c.waiting = true
+		c.room.Wait()
+	}
+}
+
+// Lock should be held.
+func (c *conn) wakeWaiter() {
+	if c.waiting {
+		c.waiting = false
+		c.room.Broadcast()
+	}
 }
 
 // noteReply updates the per-connection statistics cons prints. Lock
@@ -486,6 +521,11 @@ func (c *conn) read(it *item, body []byte) {
 		c.mu.Unlock()
 		return
 	}
+	c.waitRoomLocked()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	if c.head < len(c.queue) {
 		if body != nil {
 			it.body = append([]byte(nil), body...)
@@ -558,6 +598,7 @@ func (c *conn) popFront() *item {
 	it := c.queue[c.head]
 	c.queue[c.head] = nil
 	c.head++
+	c.wakeWaiter()
 	if c.head == len(c.queue) {
 		c.queue, c.head = c.queue[:0], 0
 	}

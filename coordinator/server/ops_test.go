@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -173,4 +174,31 @@ func TestOpsContainersAndTTL(t *testing.T) {
 	_, err = c.CreateTTL("/ttl", []byte("t"), zk.FlagTTL, acl, 100*time.Millisecond)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { ok, _, err := c.Exists("/ttl"); return err == nil && !ok }, 5*time.Second, 20*time.Millisecond)
+}
+
+// TestOpsReadWaitsBehindPendingWrite pipelines writes and reads on one
+// connection: every reply comes back in request order and each read sees
+// the writes sent before it.
+func TestOpsReadWaitsBehindPendingWrite(t *testing.T) {
+	s := startServer(t, testConfig(t))
+	r := dialRaw(t, s)
+	r.session(2000)
+	var xids []int32
+	for i := 0; i < 50; i++ {
+		p := fmt.Sprintf("/o%d", i)
+		xids = append(xids, r.send(jute.OpCreate, &jute.CreateRequest{Path: p, Data: []byte(p), ACL: jute.WorldAnyone}))
+		xids = append(xids, r.send(jute.OpGetData, &jute.PathWatchRequest{Path: p}))
+		xids = append(xids, r.send(jute.OpPing, nil))
+	}
+	xids = append(xids, r.send(jute.OpSync, &jute.PathRequest{Path: "/"}))
+	for i, xid := range xids {
+		h, d := r.next()
+		require.Equal(t, xid, h.Xid, "reply %d out of order", i)
+		require.Equal(t, jute.OK, h.Err)
+		if i%3 == 1 && i < 150 {
+			var gd jute.GetDataResponse
+			gd.Decode(d)
+			require.Equal(t, fmt.Sprintf("/o%d", i/3), string(gd.Data))
+		}
+	}
 }

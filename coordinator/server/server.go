@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -264,6 +265,23 @@ func (s *Server) recover() error {
 	}
 	s.log.Info(fmt.Sprintf("Snapshot loaded in %d ms, highest zxid is 0x%x, digest is %d",
 		time.Since(begin).Milliseconds(), t.LastZxid(), 0))
+	// Like ZooKeeper's startup, snapshot what was recovered so the next
+	// recovery does not replay the same log again.
+	if s.pipe.lastZxid > 0 && t.LastZxid() == s.pipe.lastZxid {
+		var buf bytes.Buffer
+		if err := t.WriteSnapshot(&buf); err != nil {
+			w.Close()
+			return fmt.Errorf("server: serialize the recovered tree at 0x%x: %w", t.LastZxid(), err)
+		}
+		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s", t.LastZxid(), cfg.DataDir))
+		if err := w.WriteSnapshot(t.LastZxid(), func(out io.Writer) error {
+			_, err := out.Write(buf.Bytes())
+			return err
+		}); err != nil {
+			w.Close()
+			return fmt.Errorf("server: write snapshot 0x%x in %s: %w", t.LastZxid(), cfg.DataDir, err)
+		}
+	}
 	return nil
 }
 
@@ -508,6 +526,7 @@ func (s *Server) purgeLoop() {
 	defer s.wg.Done()
 	tick := time.NewTicker(time.Duration(s.cfg.PurgeIntervalHours) * time.Hour)
 	defer tick.Stop()
+	s.purge() // DatadirCleanupManager's first run is at startup
 	for {
 		select {
 		case <-s.stop:

@@ -171,10 +171,9 @@ func newWatches() *watches { return &watches{data: newWatchTable(), child: newWa
 
 // notice is one notification to deliver.
 type notice struct {
-	c     *conn
-	typ   int32
-	path  string
-	extra bool
+	c    *conn
+	typ  int32
+	path string
 }
 
 // fire maps one raw tree event to ZooKeeper's triggers and appends the
