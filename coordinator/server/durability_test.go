@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -81,4 +82,37 @@ func TestDurabilityOnDisk(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	s2.purge()
+}
+
+// TestDurabilitySessionSurvivesRestart restarts the server on the same
+// port: go-zookeeper reconnects with its session id and password and
+// finds its session, its ephemeral and its watch intact.
+func TestDurabilitySessionSurvivesRestart(t *testing.T) {
+	cfg := testConfig(t)
+	fs := wal.NewMemFS()
+	s1 := startServer(t, cfg, withFS(fs))
+	c, ev := dialZK(t, s1, 2*time.Second)
+	acl := zk.WorldACL(zk.PermAll)
+	_, err := c.Create("/mine", nil, zk.FlagEphemeral, acl)
+	require.NoError(t, err)
+	_, err = c.Create("/watched", nil, 0, acl)
+	require.NoError(t, err)
+	_, _, wch, err := c.GetW("/watched")
+	require.NoError(t, err)
+	sid := c.SessionID()
+	require.NoError(t, s1.Close())
+
+	cfg.ClientPort = s1.Addr().(*net.TCPAddr).Port
+	s2 := startServer(t, cfg, withFS(fs))
+	waitState(t, ev, zk.StateHasSession)
+	require.Equal(t, sid, c.SessionID())
+	ok, st, err := c.Exists("/mine")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, sid, st.EphemeralOwner)
+
+	other, _ := dialZK(t, s2, 2*time.Second)
+	_, err = other.Set("/watched", []byte("new"), -1)
+	require.NoError(t, err)
+	require.Equal(t, zk.EventNodeDataChanged, waitEvent(t, wch).Type)
 }
