@@ -67,7 +67,7 @@ func TestJuteHostileLengths(t *testing.T) {
 	require.ErrorIs(t, d.Err, ErrLength)
 
 	d = NewDecoder([]byte{0xff, 0xff, 0xff, 0xfe})
-	d.String()
+	_ = d.String()
 	require.ErrorIs(t, d.Err, ErrLength)
 
 	d = NewDecoder([]byte{0, 0, 0, 9, 'a'})
