@@ -35,6 +35,10 @@
 // crc is the CRC32C of header and body. Snapshots are written to a .tmp file,
 // fsynced, renamed into place and the directory fsynced.
 //
+// A log or snapshot file whose first bytes are neither kzoo's magic nor
+// zeros (Apache ZooKeeper's own files, say) stops recovery with ErrCorrupt;
+// it is never cut or removed.
+//
 // # Ordering rules
 //
 //   - A record is durable only after Sync returns (or Roll or Close); the
