@@ -265,6 +265,11 @@ func (c *conn) handshake(frame []byte) bool {
 	now := s.nowMs()
 	if req.SessionID == 0 {
 		id := s.ids.take()
+		s.treeMu.RLock()
+		for _, _, taken := s.tree.Session(id); taken; _, _, taken = s.tree.Session(id) {
+			id = s.ids.take() // a clock that went back must not reuse a live id
+		}
+		s.treeMu.RUnlock()
 		passwd := newPasswd()
 		c.sid.Store(id)
 		c.timeoutMs.Store(timeout)

@@ -105,6 +105,13 @@ func TestOpsUnknownOpClosesConnection(t *testing.T) {
 	code, _ := r.call(jute.Op(77), nil, nil)
 	require.Equal(t, jute.ErrUnimplemented, code)
 	r.closed()
+
+	// check outside a multi is not a valid request for ZooKeeper either.
+	r = dialRaw(t, s)
+	r.session(2000)
+	code, _ = r.call(jute.OpCheck, &jute.CheckVersionRequest{Path: "/", Version: -1}, nil)
+	require.Equal(t, jute.ErrUnimplemented, code)
+	r.closed()
 }
 
 func TestOpsMultiAtomic(t *testing.T) {
