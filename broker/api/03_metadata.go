@@ -33,6 +33,19 @@ func (h *Handler) brokersFor(listener string) []kmsg.MetadataResponseBroker {
 		mb.NodeID, mb.Host, mb.Port, mb.Rack = b.ID, e.Host, e.Port, b.Rack
 		out = append(out, mb)
 	}
+	if len(out) == 0 && h.o.Advertised != nil {
+		// No UpdateMetadata yet: a client must still find this broker.
+		for _, l := range h.o.Advertised() {
+			if l.Name == listener {
+				mb := kmsg.NewMetadataResponseBroker()
+				mb.NodeID, mb.Host, mb.Port = h.cfg.BrokerID, l.Host, l.Port
+				if h.cfg.Rack != "" {
+					mb.Rack = strp(h.cfg.Rack)
+				}
+				out = append(out, mb)
+			}
+		}
+	}
 	return out
 }
 

@@ -59,7 +59,8 @@ type Server struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	stopped   bool
+	stopped   bool // Stop was called
+	closing   bool // listeners are closing: refuse new connections
 	done      chan struct{}
 }
 
@@ -131,6 +132,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.h = api.New(api.Options{
 		Config:      s.cfg,
 		ClusterID:   s.clusterID,
+		Advertised:  s.advertised,
 		BrokerEpoch: func() int64 { return s.zk.BrokerEpoch() },
 		Store:       zc,
 		Assign:      controller.AssignReplicas,
@@ -302,7 +304,7 @@ func (s *Server) accept(ln net.Listener, name string) {
 			return
 		}
 		s.mu.Lock()
-		if s.stopped {
+		if s.closing {
 			s.mu.Unlock()
 			c.Close()
 			return
@@ -386,6 +388,7 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeAll() {
 	s.mu.Lock()
+	s.closing = true
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"kzoo/broker/config"
+	zkconfig "kzoo/coordinator/config"
+	zkserver "kzoo/coordinator/server"
+)
+
+// startCoordinator runs an in-process kzoo coordinator on 127.0.0.1:0.
+func startCoordinator(t *testing.T) string {
+	t.Helper()
+	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
+	cfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
+	require.NoError(t, err)
+	cfg.ClientPort = 0
+	s, err := zkserver.New(zkserver.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(discard{}, nil))})
+	if err != nil {
+		t.Skipf("no coordinator: %v", err)
+	}
+	require.NoError(t, s.Start())
+	t.Cleanup(func() { s.Close() })
+	return s.Addr().String()
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+type testCluster struct {
+	t       *testing.T
+	zk      string
+	dirs    []string
+	extra   []string
+	mu      sync.Mutex
+	brokers []*Server
+}
+
+// startCluster starts n brokers on one coordinator (chroot /kafka).
+func startCluster(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	c := startCluster2(t, n, extra...)
+	c.waitBrokers(n)
+	return c
+}
+
+func startCluster2(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, zk: startCoordinator(t) + "/kafka", extra: extra, brokers: make([]*Server, n)}
+	for i := range n {
+		c.dirs = append(c.dirs, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)))
+	}
+	for i := range n {
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for i := range c.brokers {
+			c.stop(i)
+		}
+	})
+	return c
+}
+
+func (c *testCluster) config(i int) *config.Config {
+	text := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s\nzookeeper.session.timeout.ms=6000\nlog.retention.check.interval.ms=1000\ncontrolled.shutdown.retry.backoff.ms=200\n%s\n",
+		i, c.dirs[i], c.zk, strings.Join(c.extra, "\n"))
+	cfg, err := config.Parse(fmt.Sprintf("server-%d.properties", i), []byte(text), nil)
+	require.NoError(c.t, err)
+	return cfg
+}
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	t := c.t
+	s := New(c.config(i), Options{Logf: func(f string, a ...any) {
+		if os.Getenv("KZOO_TEST_LOG") != "" {
+			t.Logf("%s broker %d: "+f, append([]any{time.Now().Format("15:04:05.000"), i}, a...)...)
+		}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.Start(ctx))
+	c.mu.Lock()
+	c.brokers[i] = s
+	c.mu.Unlock()
+}
+
+func (c *testCluster) stop(i int) {
+	c.mu.Lock()
+	s := c.brokers[i]
+	c.brokers[i] = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.Stop()
+	}
+}
+
+func (c *testCluster) addrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, s := range c.brokers {
+		if s != nil {
+			out = append(out, s.Addr("PLAINTEXT").String())
+		}
+	}
+	return out
+}
+
+func (c *testCluster) client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.addrs()...)}, opts...)...)
+	require.NoError(c.t, err)
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+func (c *testCluster) admin() *kadm.Client {
+	return kadm.NewClient(c.client())
+}
+
+// waitBrokers waits until metadata lists n brokers.
+func (c *testCluster) waitBrokers(n int) {
+	c.t.Helper()
+	adm := c.admin()
+	require.Eventually(c.t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m, err := adm.BrokerMetadata(ctx)
+		if err != nil || len(m.Brokers) != n || m.Controller < 0 {
+			c.t.Logf("waiting for %d brokers: %v %v", n, m.Brokers, err)
+			return false
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+var _ = net.JoinHostPort
