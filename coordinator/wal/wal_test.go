@@ -861,3 +861,43 @@ func TestWALDataDirOnly(t *testing.T) {
 	require.Equal(t, int64(40), got.snapZxid)
 	requireRecords(t, recs(41, 45), got.recs)
 }
+
+func TestWALInstallSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   int64
+	}{
+		{name: "behind the local log", at: 18},
+		{name: "ahead of the local log", at: 40},
+		{name: "at a local snapshot", at: 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, opts, _ := memOptions(t)
+			w, _ := openRecover(t, opts)
+			build(t, w, 24, 10)
+			require.NoError(t, w.Append(rec(25))) // unsynced, from the discarded history
+			leader := []byte(fmt.Sprintf("leader-state-%d", tc.at))
+			require.NoError(t, w.InstallSnapshot(tc.at, func(wr io.Writer) error { _, err := wr.Write(leader); return err }))
+			require.Equal(t, tc.at, w.LastZxid())
+			var read []Record
+			require.NoError(t, w.ReadFrom(tc.at, func(r Record) error { read = append(read, r); return nil }))
+			require.Empty(t, read)
+			next := []Record{{Zxid: tc.at + 1, Data: []byte("from leader 1")}, {Zxid: tc.at + 2, Data: []byte("from leader 2")}}
+			require.NoError(t, w.Append(next...))
+			require.NoError(t, w.Sync())
+			m.Crash()
+			_, got := openRecover(t, opts)
+			require.Equal(t, tc.at, got.snapZxid)
+			require.Equal(t, leader, got.snap)
+			requireRecords(t, next, got.recs)
+			require.Equal(t, tc.at+2, got.last)
+			snaps, err := m.ReadDir("/data/snap/version-2")
+			require.NoError(t, err)
+			for _, s := range snaps {
+				z, ok := parseName(s, snapPrefix)
+				require.True(t, ok, s)
+				require.LessOrEqual(t, z, tc.at, "no snapshot above the installed one survives")
+			}
+		})
+	}
+}
