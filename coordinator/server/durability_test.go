@@ -3,6 +3,9 @@ package server
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,23 +68,42 @@ func TestDurabilityRestartRecovers(t *testing.T) {
 	}
 }
 
-// TestDurabilityOnDisk runs against the real filesystem with fsync.
+// TestDurabilityOnDisk runs against the real filesystem with fsync:
+// frequent snapshots, a purge that keeps snapRetainCount of them, and a
+// restart that still finds every write.
 func TestDurabilityOnDisk(t *testing.T) {
-	cfg := testConfig(t, "snapCount=20")
+	cfg := testConfig(t, "snapCount=4", "autopurge.snapRetainCount=3")
 	s1 := startServer(t, cfg)
 	c, _ := dialZK(t, s1, 2*time.Second)
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 60; i++ {
 		_, err := c.Create(fmt.Sprintf("/d%d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
 	}
+	snaps := func() int {
+		ents, err := os.ReadDir(filepath.Join(cfg.DataDir, "version-2"))
+		require.NoError(t, err)
+		n := 0
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "snapshot.") && !strings.HasSuffix(e.Name(), ".tmp") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return snaps() > 3 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return !s1.pipe.snapping.Load() }, 5*time.Second, 10*time.Millisecond)
+	s1.purge()
+	require.LessOrEqual(t, snaps(), 3)
 	c.Close()
 	require.NoError(t, s1.Close())
+
 	s2 := startServer(t, cfg)
 	c2, _ := dialZK(t, s2, 2*time.Second)
-	ok, _, err := c2.Exists("/d29")
-	require.NoError(t, err)
-	require.True(t, ok)
-	s2.purge()
+	for i := 0; i < 60; i++ {
+		ok, _, err := c2.Exists(fmt.Sprintf("/d%d", i))
+		require.NoError(t, err)
+		require.True(t, ok, "/d%d", i)
+	}
 }
 
 // TestDurabilitySessionSurvivesRestart restarts the server on the same

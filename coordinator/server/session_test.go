@@ -110,3 +110,20 @@ func TestSessionCloseRemovesEphemerals(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return s.tracker.count() == 1 }, 5*time.Second, 10*time.Millisecond)
 }
+
+func TestSessionTrackerBuckets(t *testing.T) {
+	tr := newTracker(100, 1000)
+	tr.add(1, 250, 1000) // due at round(1250) = 1300
+	tr.add(2, 1000, 1000)
+	require.Empty(t, tr.expire(1299))
+	require.True(t, tr.touch(1, 0, 1200)) // moves to round(1450) = 1500
+	require.Empty(t, tr.expire(1499))
+	got := tr.expire(1500)
+	require.Len(t, got, 1)
+	require.EqualValues(t, 1, got[0].id)
+	require.False(t, tr.touch(1, 0, 1500), "an expiring session cannot be touched back to life")
+	require.EqualValues(t, 2, tr.expire(2100)[0].id)
+	tr.remove(1)
+	tr.remove(2)
+	require.Zero(t, tr.count())
+}
