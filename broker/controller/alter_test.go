@@ -211,3 +211,78 @@ func TestControllerReassignment(t *testing.T) {
 	resp = n1.ctrl.AlterPartitionReassignments(req)
 	require.Equal(t, kerr.NoReassignmentInProgress.Code, resp.Topics[0].Partitions[0].ErrorCode)
 }
+
+func TestControllerAdminZnodes(t *testing.T) {
+	connect := zktest.Connect(t)
+	n1 := startNode(t, connect, 1, nil, false)
+	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
+	startNode(t, connect, 2, nil, false)
+	n3 := startNode(t, connect, 3, nil, false)
+	admin := n1.zk
+	require.NoError(t, admin.CreateTopic(zkstate.TopicAssignment{Name: "z", Partitions: map[int32][]int32{0: {1, 2}, 1: {2, 1}}}, nil))
+	waitState(t, admin, "z", 0, 1, []int32{1, 2})
+	st1 := waitState(t, admin, "z", 1, 2, []int32{2, 1})
+
+	// Kafka's old tools: /admin/reassign_partitions.
+	require.NoError(t, admin.CreateReassignments([]zkstate.Reassignment{{Topic: "z", Partition: 0, Replicas: []int32{3, 1}}, {Topic: "nope", Partition: 0, Replicas: []int32{1}}}))
+	require.ErrorIs(t, admin.CreateReassignments(nil), zkstate.ErrReassignmentInProgress)
+	require.Eventually(t, func() bool {
+		a, _, err := admin.Topic("z")
+		return err == nil && slices.Equal(a.Partitions[0], []int32{3, 1, 2}) && slices.Equal(a.AddingReplicas[0], []int32{3})
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		rs, _, ok, _, err := admin.Reassignments(false)
+		return err == nil && ok && len(rs) == 1 && rs[0].Topic == "z"
+	}, 10*time.Second, 10*time.Millisecond, "the refused entry is dropped, the running one stays")
+	require.Eventually(t, func() bool {
+		ps, _, ok := n3.ln.leaderAndISR("z", 0)
+		return ok && slices.Equal(ps.Replicas, []int32{3, 1, 2})
+	}, 10*time.Second, 10*time.Millisecond)
+	cur, err := admin.PartitionState("z", 0)
+	require.NoError(t, err)
+	_, pr := alterISR(n1.ctrl, 1, -1, "z", 0, cur, []int32{1, 2, 3})
+	require.Equal(t, int16(0), pr.ErrorCode)
+	waitState(t, admin, "z", 0, 1, []int32{1, 3})
+	require.Eventually(t, func() bool {
+		ok, _, err := admin.Conn().Exists(admin.Chroot() + "/admin/reassign_partitions")
+		return err == nil && !ok
+	}, 10*time.Second, 10*time.Millisecond, "/admin/reassign_partitions goes once done")
+
+	// /admin/preferred_replica_election: partition 1 (AR 2,1, led by 2) is
+	// already at its preferred leader; move it away first by AR order.
+	require.Equal(t, int32(2), st1.Leader)
+	require.NoError(t, admin.CreatePreferredReplicaElection([]zkstate.TopicPartition{{Topic: "z", Partition: 1}}))
+	require.Eventually(t, func() bool {
+		ok, _, err := admin.Conn().Exists(admin.Chroot() + "/admin/preferred_replica_election")
+		return err == nil && !ok
+	}, 10*time.Second, 10*time.Millisecond)
+	got, err := admin.PartitionState("z", 1)
+	require.NoError(t, err)
+	require.Equal(t, st1.LeaderEpoch, got.LeaderEpoch, "no election was needed")
+}
+
+func TestControllerDeletionWaitsForDeadReplica(t *testing.T) {
+	connect := zktest.Connect(t)
+	n1 := startNode(t, connect, 1, nil, false)
+	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
+	n2 := startNode(t, connect, 2, nil, false)
+	admin := n1.zk
+	require.NoError(t, admin.CreateTopic(zkstate.TopicAssignment{Name: "d", Partitions: map[int32][]int32{0: {1, 2}}}, nil))
+	waitState(t, admin, "d", 0, 1, []int32{1, 2})
+	ln2 := n2.ln
+	n2.crash()
+	waitState(t, admin, "d", 0, 1, []int32{1})
+	require.NoError(t, admin.MarkTopicForDeletion("d"))
+	require.Eventually(t, func() bool { return slices.Equal(n1.ln.stopReplicas("d", true), []int32{0}) }, 10*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool {
+		ok, _, err := admin.Conn().Exists(admin.Chroot() + "/brokers/topics/d")
+		return err == nil && !ok
+	}, 300*time.Millisecond, 20*time.Millisecond, "deletion must wait for broker 2")
+	// Broker 2 returns on the same listener and is told to delete too.
+	startNode(t, connect, 2, ln2, false)
+	require.Eventually(t, func() bool { return slices.Equal(ln2.stopReplicas("d", true), []int32{0}) }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		ok, _, err := admin.Conn().Exists(admin.Chroot() + "/brokers/topics/d")
+		return err == nil && !ok
+	}, 20*time.Second, 20*time.Millisecond)
+}

@@ -233,9 +233,12 @@ type topic struct {
 	parts  map[int32]*partition
 	// deleting: marked for deletion and being removed; stopAcks counts
 	// outstanding StopReplica(delete) answers.
-	deleting bool
-	stopAcks int
-	stopErr  bool
+	deleting  bool
+	announced bool // brokers were told (leader -2) that it is going
+	// Per replica broker: StopReplica(delete) answered without error, or
+	// in flight.
+	stopped  map[int32]bool
+	stopping map[int32]bool
 }
 
 // event kinds posted by watches and send completions into the loop.
@@ -248,6 +251,8 @@ const (
 	evTopic
 	evDeletions
 	evISRChanges
+	evAdminReassign
+	evAdminPreferred
 	evFunc
 )
 
@@ -255,6 +260,7 @@ type event struct {
 	kind  eventKind
 	topic string
 	lost  bool // the watch was dropped (session expired or closed)
+	prune bool // evAdminReassign not from a watch
 	fn    func(*leader)
 }
 
@@ -271,6 +277,8 @@ type leader struct {
 	queues       map[int32]*queue
 	shuttingDown map[int32]bool
 	lost         bool
+	// reassignWatched: a watch on /admin/reassign_partitions is armed.
+	reassignWatched bool
 }
 
 func (c *Controller) lead(ctx context.Context, claim zkstate.Claim) {
@@ -407,6 +415,8 @@ func (l *leader) failover() bool {
 	l.onDeletions()
 	l.onISRChanges()
 	l.maybeCompleteReassignments(l.allReassigning())
+	l.onAdminReassign(false)
+	l.onAdminPreferred()
 	return !l.lost
 }
 
@@ -515,6 +525,10 @@ func (l *leader) handle(ev event) {
 		l.onDeletions()
 	case evISRChanges:
 		l.onISRChanges()
+	case evAdminReassign:
+		l.onAdminReassign(!ev.prune)
+	case evAdminPreferred:
+		l.onAdminPreferred()
 	case evFunc:
 		ev.fn(l)
 	}
@@ -563,6 +577,16 @@ func (l *leader) onBrokerChange() {
 		}
 		l.onBrokerStartup(born)
 	}
+}
+
+// soon queues e for the loop without blocking it.
+func (l *leader) soon(e event) {
+	go func() {
+		select {
+		case <-l.ctx.Done():
+		case l.events <- e:
+		}
+	}()
 }
 
 func (l *leader) retryLater(e event) {
@@ -828,9 +852,6 @@ func (l *leader) onDeletions() {
 			l.check("unmarking "+name, l.zk.DeleteTopicMark(name))
 			continue
 		}
-		if t.deleting && t.stopAcks > 0 {
-			continue // in progress
-		}
 		l.startDeletion(name)
 	}
 }
@@ -845,41 +866,46 @@ func (l *leader) startDeletion(name string) {
 			replicas[r] = append(replicas[r], tp{name, p})
 		}
 	}
-	for _, r := range SortedIDs(replicas) {
-		if _, ok := l.live[r]; !ok {
-			l.c.logf("deletion of topic %s waits for replica %d to come back", name, r)
-			t.deleting = true
-			return
-		}
-	}
 	if !t.deleting {
 		l.c.logf("deleting topic %s", name)
 		t.deleting = true
+		t.stopped, t.stopping = map[int32]bool{}, map[int32]bool{}
+	}
+	if !t.announced {
+		t.announced = true
 		l.sendUpdateMetadata(SortedIDs(l.live), all)
 	}
-	t.stopAcks, t.stopErr = len(replicas), false
-	if len(replicas) == 0 {
-		l.finishDeletion(name)
-		return
-	}
+	pending := false
 	for _, r := range SortedIDs(replicas) {
+		if t.stopped[r] {
+			continue
+		}
+		pending = true
+		if t.stopping[r] {
+			continue
+		}
+		if _, ok := l.live[r]; !ok {
+			l.c.logf("deletion of topic %s waits for replica %d to come back", name, r)
+			continue
+		}
+		t.stopping[r] = true
 		l.sendStopReplica(r, replicas[r], true, func(l *leader, err error) {
 			t := l.topics[name]
 			if t == nil || !t.deleting {
 				return
 			}
+			delete(t.stopping, r)
 			if err != nil {
-				t.stopErr = true
+				l.c.logf("deletion of topic %s: replica %d did not confirm (%v); retrying", name, r, err)
+				l.retryLater(event{kind: evDeletions})
+				return
 			}
-			t.stopAcks--
-			if t.stopAcks == 0 {
-				if t.stopErr {
-					l.c.logf("deletion of topic %s waits: a replica did not confirm", name)
-					return
-				}
-				l.finishDeletion(name)
-			}
+			t.stopped[r] = true
+			l.startDeletion(name)
 		})
+	}
+	if !pending {
+		l.finishDeletion(name)
 	}
 }
 

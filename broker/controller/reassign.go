@@ -1,11 +1,15 @@
 package controller
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/broker/zkstate"
 )
 
 // AlterPartitionReassignments: v0
@@ -50,62 +54,91 @@ func errMessage(err error) *string {
 }
 
 func (l *leader) alterReassignments(req *kmsg.AlterPartitionAssignmentsRequest, resp *kmsg.AlterPartitionAssignmentsResponse) {
-	registered := func(id int32) bool { _, ok := l.live[id]; return ok }
 	for _, rt := range req.Topics {
 		out := kmsg.NewAlterPartitionAssignmentsResponseTopic()
 		out.Topic = rt.Topic
-		t := l.topics[rt.Topic]
-		touched := false
-		var started []int32
+		moves := make([]move, 0, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
-			pr := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
-			pr.Partition = rp.Partition
-			out.Partitions = append(out.Partitions, pr)
-			res := &out.Partitions[len(out.Partitions)-1]
-			if t == nil || t.deleting || t.parts[rp.Partition] == nil {
-				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			p := rp.Partition
-			replicas, adding := t.assign.Partitions[p], t.assign.AddingReplicas[p]
-			target := rp.Replicas
-			if target == nil { // cancel
-				if len(adding) == 0 && len(t.assign.RemovingReplicas[p]) == 0 {
-					res.ErrorCode = kerr.NoReassignmentInProgress.Code
-					continue
-				}
-				target = slices.DeleteFunc(slices.Clone(replicas), func(r int32) bool { return slices.Contains(adding, r) })
-			} else if err := ValidReassignment(target, registered); err != nil {
-				res.ErrorCode, res.ErrorMessage = kerr.InvalidReplicaAssignment.Code, errMessage(err)
-				continue
-			}
-			full, add, remove := ReassignTo(replicas, adding, target)
-			if slices.Equal(full, replicas) && slices.Equal(add, adding) && slices.Equal(remove, t.assign.RemovingReplicas[p]) {
-				continue // nothing to do
-			}
-			l.setReassignment(t, p, full, add, remove)
-			touched = true
-			started = append(started, p)
+			moves = append(moves, move{part: rp.Partition, target: rp.Replicas, cancel: rp.Replicas == nil})
 		}
-		if touched {
-			if !l.check("writing reassignment of "+rt.Topic, l.zk.SetTopicAssignment(t.assign)) {
-				if l.lost {
-					resp.ErrorCode = kerr.NotController.Code
-					return
+		for i, res := range l.reassignPartitions(rt.Topic, moves) {
+			pr := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			pr.Partition = rt.Partitions[i].Partition
+			if res != nil {
+				pr.ErrorCode = kerr.UnknownServerError.Code
+				var ke *kerr.Error
+				if errors.As(res, &ke) {
+					pr.ErrorCode = ke.Code
 				}
-				for i := range out.Partitions {
-					if out.Partitions[i].ErrorCode == 0 {
-						out.Partitions[i].ErrorCode = kerr.UnknownServerError.Code
-					}
+				if _, bare := res.(*kerr.Error); !bare {
+					pr.ErrorMessage = errMessage(res)
 				}
-				// Reload what ZooKeeper really holds.
-				l.loadTopic(rt.Topic)
-			} else {
-				l.beginReassignment(rt.Topic, started)
 			}
+			out.Partitions = append(out.Partitions, pr)
+		}
+		if l.lost {
+			resp.ErrorCode = kerr.NotController.Code
+			return
 		}
 		resp.Topics = append(resp.Topics, out)
 	}
+}
+
+// move is one requested reassignment of a partition.
+type move struct {
+	part   int32
+	target []int32
+	cancel bool
+}
+
+// reassignPartitions starts (or cancels) reassignments of one topic's
+// partitions; the result per move is nil or an error wrapping its kerr code.
+func (l *leader) reassignPartitions(name string, moves []move) []error {
+	registered := func(id int32) bool { _, ok := l.live[id]; return ok }
+	out := make([]error, len(moves))
+	t := l.topics[name]
+	var started []int32
+	for i, m := range moves {
+		if t == nil || t.deleting || t.parts[m.part] == nil {
+			out[i] = kerr.UnknownTopicOrPartition
+			continue
+		}
+		p := m.part
+		replicas, adding := t.assign.Partitions[p], t.assign.AddingReplicas[p]
+		target := m.target
+		if m.cancel {
+			if len(adding) == 0 && len(t.assign.RemovingReplicas[p]) == 0 {
+				out[i] = kerr.NoReassignmentInProgress
+				continue
+			}
+			target = slices.DeleteFunc(slices.Clone(replicas), func(r int32) bool { return slices.Contains(adding, r) })
+		} else if err := ValidReassignment(target, registered); err != nil {
+			out[i] = fmt.Errorf("%w: %v", kerr.InvalidReplicaAssignment, err)
+			continue
+		}
+		full, add, remove := ReassignTo(replicas, adding, target)
+		if slices.Equal(full, replicas) && slices.Equal(add, adding) && slices.Equal(remove, t.assign.RemovingReplicas[p]) {
+			continue // nothing to do
+		}
+		l.setReassignment(t, p, full, add, remove)
+		started = append(started, p)
+	}
+	if len(started) == 0 {
+		return out
+	}
+	if err := l.zk.SetTopicAssignment(t.assign); !l.check("writing reassignment of "+name, err) {
+		for i := range out {
+			if out[i] == nil {
+				out[i] = fmt.Errorf("%w: %v", kerr.UnknownServerError, err)
+			}
+		}
+		if !l.lost {
+			l.loadTopic(name) // back to what ZooKeeper holds
+		}
+		return out
+	}
+	l.beginReassignment(name, started)
+	return out
 }
 
 // setReassignment records a partition's replica sets in memory (the caller
@@ -194,6 +227,9 @@ func (l *leader) maybeCompleteReassignments(parts []tp) {
 			l.sendStopReplica(b, removed[b], true, nil)
 		}
 	}
+	if len(done) > 0 {
+		l.soon(event{kind: evAdminReassign, prune: true})
+	}
 }
 
 // allReassigning lists every partition with a reassignment in progress.
@@ -247,4 +283,92 @@ func orEmpty(v []int32) []int32 {
 		return []int32{}
 	}
 	return slices.Clone(v)
+}
+
+// onAdminReassign handles /admin/reassign_partitions, the ZooKeeper way to
+// ask for reassignments: each entry starts one; entries that fail or are
+// done are removed, and the znode goes when none is left.
+func (l *leader) onAdminReassign(fromWatch bool) {
+	if fromWatch {
+		l.reassignWatched = false
+	}
+	rs, version, ok, ev, err := l.zk.Reassignments(!l.reassignWatched)
+	if ev != nil {
+		l.reassignWatched = true
+		l.watch(ev, event{kind: evAdminReassign})
+	}
+	if errors.Is(err, zkstate.ErrBadJSON) {
+		l.c.logf("removing unreadable /admin/reassign_partitions: %v", err)
+		l.check("removing /admin/reassign_partitions", l.zk.SetReassignments(nil, -1))
+		return
+	}
+	if !l.check("reading /admin/reassign_partitions", err) {
+		l.retryLater(event{kind: evAdminReassign, prune: true})
+		return
+	}
+	if !ok {
+		return
+	}
+	var keep []zkstate.Reassignment
+	for _, r := range rs {
+		x := tp{r.Topic, r.Partition}
+		if target, ok := l.reassigning(x); ok && slices.Equal(target, r.Replicas) {
+			keep = append(keep, r) // in progress
+			continue
+		}
+		t := l.topics[r.Topic]
+		if t != nil && slices.Equal(t.assign.Partitions[r.Partition], r.Replicas) {
+			continue // done
+		}
+		if err := l.reassignPartitions(r.Topic, []move{{part: r.Partition, target: r.Replicas}})[0]; err != nil {
+			l.c.logf("reassignment of %s-%d to %v from /admin/reassign_partitions refused: %v", r.Topic, r.Partition, r.Replicas, err)
+			continue
+		}
+		if _, ok := l.reassigning(x); ok {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) != len(rs) {
+		if err := l.zk.SetReassignments(keep, version); err != nil && !l.lost {
+			l.check("updating /admin/reassign_partitions", err)
+			l.retryLater(event{kind: evAdminReassign, prune: true})
+		}
+	}
+}
+
+// onAdminPreferred handles /admin/preferred_replica_election: a preferred
+// leader election for the listed partitions, then the znode is removed.
+func (l *leader) onAdminPreferred() {
+	parts, ok, ev, err := l.zk.PreferredReplicaElection()
+	l.watch(ev, event{kind: evAdminPreferred})
+	if errors.Is(err, zkstate.ErrBadJSON) {
+		l.c.logf("removing unreadable /admin/preferred_replica_election: %v", err)
+		l.check("removing /admin/preferred_replica_election", l.zk.DeletePreferredReplicaElection())
+		return
+	}
+	if !l.check("reading /admin/preferred_replica_election", err) {
+		l.retryLater(event{kind: evAdminPreferred})
+		return
+	}
+	if !ok {
+		return
+	}
+	req := kmsg.NewPtrElectLeadersRequest()
+	idx := map[string]int{}
+	for _, p := range parts {
+		i, ok := idx[p.Topic]
+		if !ok {
+			rt := kmsg.NewElectLeadersRequestTopic()
+			rt.Topic = p.Topic
+			req.Topics = append(req.Topics, rt)
+			i = len(req.Topics) - 1
+			idx[p.Topic] = i
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p.Partition)
+	}
+	if req.Topics == nil {
+		req.Topics = []kmsg.ElectLeadersRequestTopic{}
+	}
+	l.electLeaders(req, kmsg.NewPtrElectLeadersResponse())
+	l.check("removing /admin/preferred_replica_election", l.zk.DeletePreferredReplicaElection())
 }

@@ -22,7 +22,8 @@ var (
 	ErrPartitionStateNotFound = errors.New("zkstate: partition state not found")
 	ErrBadVersion             = errors.New("zkstate: znode version changed")
 	ErrStaleController        = errors.New("zkstate: controller epoch moved on")
-	ErrClosed                 = errors.New("zkstate: client closed")
+	ErrReassignmentInProgress = errors.New("zkstate: a partition reassignment is already in progress (/admin/reassign_partitions exists)")
+	ErrElectionInProgress     = errors.New("zkstate: a preferred replica election is already in progress (/admin/preferred_replica_election exists)")
 )
 
 // PersistentPaths are the znodes Kafka creates at startup (ZkData.PersistentZkPaths).
