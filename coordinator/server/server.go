@@ -82,6 +82,7 @@ type Server struct {
 	metrics   *http.Server
 
 	connMu    sync.Mutex // a leaf lock
+	connsDone bool       // Close has taken the connection list
 	conns     map[*conn]struct{}
 	perIP     map[string]int
 	bySession map[int64]*conn
@@ -347,6 +348,7 @@ func (s *Server) Close() error {
 			s.metrics.Close()
 		}
 		s.connMu.Lock()
+		s.connsDone = true
 		cs := make([]*conn, 0, len(s.conns))
 		for c := range s.conns {
 			cs = append(cs, c)
@@ -402,6 +404,11 @@ func (s *Server) acceptLoop() {
 func (s *Server) accept(nc net.Conn) {
 	ip := hostOf(nc.RemoteAddr())
 	s.connMu.Lock()
+	if s.connsDone {
+		s.connMu.Unlock()
+		nc.Close()
+		return
+	}
 	if m := s.cfg.MaxClientCnxns; m > 0 && s.perIP[ip] >= m {
 		s.connMu.Unlock()
 		s.log.Warn(fmt.Sprintf("Error accepting new connection: Too many connections from /%s - max is %d", ip, m))
