@@ -5,6 +5,8 @@ package cli
 
 import (
 	ucli "github.com/urfave/cli/v2"
+
+	"kzoo/cli/keeper"
 )
 
 // App returns the kzoo application with every subcommand registered.
@@ -21,5 +23,6 @@ func App() *ucli.App {
 // commands lists the subcommands, one line per package.
 func commands() []*ucli.Command {
 	var cmds []*ucli.Command
+	cmds = append(cmds, keeper.Commands()...)
 	return cmds
 }

@@ -1,0 +1,306 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	keeperHomeOnce sync.Once
+	keeperHomeDir  string
+	keeperHomeErr  error
+)
+
+// keeperHome builds kzoo once into a dist-like home (bin/kzoo plus the
+// deploy scripts) and returns its path.
+func keeperHome(t *testing.T) string {
+	t.Helper()
+	keeperHomeOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Dir(filepath.Dir(file))
+		dir, err := os.MkdirTemp("", "kzoo-keeper-home-")
+		if err != nil {
+			keeperHomeErr = err
+			return
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+			keeperHomeErr = err
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "kzoo"), "./cli/kzoo")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			keeperHomeErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		for _, s := range []string{"zkServer.sh", "zookeeper-server-start.sh", "zookeeper-server-stop.sh"} {
+			data, err := os.ReadFile(filepath.Join(root, "deploy", "bin", s))
+			if err != nil {
+				keeperHomeErr = err
+				return
+			}
+			if err := os.WriteFile(filepath.Join(dir, "bin", s), data, 0o755); err != nil {
+				keeperHomeErr = err
+				return
+			}
+		}
+		keeperHomeDir = dir
+	})
+	require.NoError(t, keeperHomeErr)
+	return keeperHomeDir
+}
+
+type keeperRun struct {
+	stdout, stderr string
+	code           int
+}
+
+// keeperScript runs a script of the home with a bounded time.
+func keeperScript(t *testing.T, home string, env []string, script string, args ...string) keeperRun {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(home, "bin", script), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s %v did not finish in 90s; stdout %q stderr %q", script, args, out.String(), errb.String())
+	}
+	return keeperRun{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// keeperAlive reports whether pid runs (a zombie left unreaped by a
+// container's init does not count).
+func keeperAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func keeperFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
+}
+
+// keeperConfig writes a standalone zoo.cfg on a free port.
+func keeperConfig(t *testing.T, extra string) (cfg, dataDir string, port int) {
+	t.Helper()
+	dir := t.TempDir()
+	dataDir = filepath.Join(dir, "data")
+	port = keeperFreePort(t)
+	cfg = filepath.Join(dir, "zoo.cfg")
+	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n%s", dataDir, port, extra)
+	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
+	return cfg, dataDir, port
+}
+
+// keeperStopOnCleanup kills whatever the pid file names when a test ends
+// early, so no server outlives the test.
+func keeperStopOnCleanup(t *testing.T, pidFile string) {
+	t.Cleanup(func() {
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			return
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+}
+
+func TestKeeperZkServerStartStatusStop(t *testing.T) {
+	home := keeperHome(t)
+	cfg, dataDir, port := keeperConfig(t, "")
+	logDir := t.TempDir()
+	env := []string{"ZOO_LOG_DIR=" + logDir}
+	pidFile := filepath.Join(dataDir, "zookeeper_server.pid")
+	keeperStopOnCleanup(t, pidFile)
+
+	r := keeperScript(t, home, env, "zkServer.sh", "start", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.Contains(t, r.stderr, "Using config: "+cfg)
+	require.Equal(t, "Starting zookeeper ... STARTED\n", r.stdout)
+	pidText, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(string(pidText))
+	require.NoError(t, err)
+	require.True(t, keeperAlive(pid), "the pid file names a live process")
+
+	// The port accepts connections as soon as start returns, and a real
+	// client can write and read.
+	conn, _, err := zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", port)}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	_, err = conn.Create("/keeper", []byte("hi"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	data, _, err := conn.Get("/keeper")
+	require.NoError(t, err)
+	require.Equal(t, []byte("hi"), data)
+	conn.Close()
+
+	r = keeperScript(t, home, env, "zkServer.sh", "start", cfg)
+	require.Equal(t, 1, r.code, "a second start fails")
+	require.Contains(t, r.stdout, "FAILED TO START")
+	require.Contains(t, r.stderr, fmt.Sprintf("already running as process %d", pid))
+
+	r = keeperScript(t, home, env, "zkServer.sh", "status", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.Contains(t, r.stdout, fmt.Sprintf("Client port found: %d. Client address: 127.0.0.1.", port))
+	require.Contains(t, r.stdout, "Mode: standalone\n")
+
+	r = keeperScript(t, home, env, "zkServer.sh", "stop", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.Equal(t, "Stopping zookeeper ... STOPPED\n", r.stdout)
+	require.NoFileExists(t, pidFile)
+	require.False(t, keeperAlive(pid), "the server process is gone")
+
+	r = keeperScript(t, home, env, "zkServer.sh", "status", cfg)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "Error contacting service. It is probably not running.")
+
+	// The daemon's output went to ZooKeeper's file name in ZOO_LOG_DIR.
+	outs, err := filepath.Glob(filepath.Join(logDir, "zookeeper-*-server-*.out"))
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+
+	// Data survives a restart.
+	r = keeperScript(t, home, env, "zkServer.sh", "restart", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.Contains(t, r.stdout, "Starting zookeeper ... STARTED")
+	conn, _, err = zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", port)}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	data, _, err = conn.Get("/keeper")
+	require.NoError(t, err)
+	require.Equal(t, []byte("hi"), data)
+	conn.Close()
+	r = keeperScript(t, home, env, "zkServer.sh", "stop", cfg)
+	require.Equal(t, 0, r.code)
+}
+
+func TestKeeperBadConfigLine(t *testing.T) {
+	home := keeperHome(t)
+	cfg, dataDir, _ := keeperConfig(t, "maxClientCnxns=lots\n")
+	r := keeperScript(t, home, []string{"ZOO_LOG_DIR=" + t.TempDir()}, "zkServer.sh", "start", cfg)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, cfg+`:5: maxClientCnxns: "lots" is not a number`)
+	require.NotContains(t, r.stderr, "goroutine", "no stack trace")
+	require.NoDirExists(t, dataDir, "nothing touched disk")
+
+	r = keeperScript(t, home, nil, "zkServer.sh", "start", filepath.Join(t.TempDir(), "missing.cfg"))
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "missing.cfg")
+}
+
+func TestKeeperStartFailsWhenPortTaken(t *testing.T) {
+	home := keeperHome(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port)), 0o644))
+	r := keeperScript(t, home, []string{"ZOO_LOG_DIR=" + t.TempDir()}, "zkServer.sh", "start", cfg)
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "Starting zookeeper ... FAILED TO START\n", r.stdout)
+	require.Contains(t, r.stderr, fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+func TestKeeperStartForegroundIsTheServer(t *testing.T) {
+	home := keeperHome(t)
+	cfg, dataDir, port := keeperConfig(t, "")
+	cmd := exec.Command(filepath.Join(home, "bin", "zkServer.sh"), "start-foreground", cfg)
+	cmd.Env = append(os.Environ(), "SERVER_JVMFLAGS=-Xmx1g -Dzookeeper.extendedTypesEnabled=true -Dfoo.bar=1")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+
+	pidFile := filepath.Join(dataDir, "zookeeper_server.pid")
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(pidFile)
+		return err == nil && string(data) == strconv.Itoa(cmd.Process.Pid)
+	}, 30*time.Second, 50*time.Millisecond, "the script execs the server: its pid is the server's")
+
+	// extendedTypesEnabled from SERVER_JVMFLAGS: TTL nodes are accepted.
+	conn, _, err := zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", port)}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	_, err = conn.CreateTTL("/ttl", nil, zk.FlagTTL, zk.WorldACL(zk.PermAll), time.Hour)
+	require.NoError(t, err)
+	conn.Close()
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-exited:
+		require.NoError(t, waitErr, "clean exit after SIGTERM; stderr %q", errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("start-foreground did not exit after SIGTERM")
+	}
+	require.NoFileExists(t, pidFile)
+}
+
+func TestKeeperKafkaScripts(t *testing.T) {
+	home := keeperHome(t)
+	cfg, dataDir, port := keeperConfig(t, "maxClientCnxns=0\nadmin.enableServer=false\n")
+	logDir := t.TempDir()
+	env := []string{"LOG_DIR=" + logDir}
+	keeperStopOnCleanup(t, filepath.Join(dataDir, "zookeeper_server.pid"))
+
+	r := keeperScript(t, home, env, "zookeeper-server-start.sh")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "USAGE: zookeeper-server-start.sh [-daemon] zookeeper.properties")
+
+	r = keeperScript(t, home, env, "zookeeper-server-start.sh", "-daemon", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.FileExists(t, filepath.Join(logDir, "zookeeper.out"))
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	require.NoError(t, err)
+	c.Close()
+
+	r = keeperScript(t, home, env, "zookeeper-server-stop.sh", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	require.NoFileExists(t, filepath.Join(dataDir, "zookeeper_server.pid"))
+	_, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	require.Error(t, err)
+
+	r = keeperScript(t, home, env, "zookeeper-server-stop.sh", cfg)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "No zookeeper server to stop")
+}
