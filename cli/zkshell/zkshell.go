@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -177,8 +179,51 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 		return s.exitCode
 	}
 	fmt.Fprintln(out, "Welcome to ZooKeeper!")
+	if restore := s.useEditor(in, out); restore != nil {
+		defer restore()
+	}
 	s.loop(in)
 	return s.exitCode
+}
+
+// useEditor switches to the line editor when stdin and stdout are both a
+// terminal, and returns what restores the terminal (nil when it stays a
+// plain line reader). Ctrl-C then restores the terminal before exiting.
+func (s *shell) useEditor(in io.Reader, out io.Writer) func() {
+	fin, ok1 := in.(*os.File)
+	fout, ok2 := out.(*os.File)
+	if !ok1 || !ok2 || !isCharDevice(fout) || !isCharDevice(fin) {
+		return nil
+	}
+	restore, err := makeRaw(fin)
+	if err != nil {
+		return nil
+	}
+	fmt.Fprintln(out, "Line editing is enabled (arrows, history, Tab completes commands)")
+	s.ed = newEditor(fin, out)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			restore()
+			fmt.Fprintln(out)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		signal.Stop(sigs)
+		restore()
+	}
+}
+
+// isCharDevice reports whether f is a terminal (a character device).
+func isCharDevice(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // shell is one run of the shell. Everything it prints is printed from
@@ -195,6 +240,7 @@ type shell struct {
 	printWatches bool
 	interactive  bool
 	prompt       bool
+	ed           *editor // line editor on a terminal, nil for plain input
 	exitCode     int
 	quit         bool
 }
@@ -227,24 +273,35 @@ func (s *shell) closeSession() {
 }
 
 // loop reads commands line by line until EOF or quit, printing watch
-// events as they come in between.
+// events as they come in between. A line is read only after its prompt
+// is shown, so typeahead lands on the right line.
 func (s *shell) loop(in io.Reader) {
+	next := s.lineSource(in)
 	lines := make(chan string)
+	want := make(chan struct{}, 1)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64<<10), jute.MaxBufferDefault+4096)
-		for sc.Scan() {
+		for {
 			select {
-			case lines <- sc.Text():
+			case <-want:
+			case <-stop:
+				return
+			}
+			line, err := next()
+			if err != nil {
+				return
+			}
+			select {
+			case lines <- line:
 			case <-stop:
 				return
 			}
 		}
 	}()
 	s.printPrompt()
+	want <- struct{}{}
 	for {
 		select {
 		case line, ok := <-lines:
@@ -258,6 +315,7 @@ func (s *shell) loop(in io.Reader) {
 				return
 			}
 			s.printPrompt()
+			want <- struct{}{}
 		case ev, ok := <-s.events:
 			if !ok {
 				s.events = nil
@@ -268,10 +326,35 @@ func (s *shell) loop(in io.Reader) {
 	}
 }
 
-func (s *shell) printPrompt() {
-	if s.prompt {
-		fmt.Fprintf(s.out, "[zk: %s(%s) %d] ", s.host, s.zk.State(), s.count)
+// lineSource returns the function that reads the next line: the line
+// editor's on a terminal, else a plain line scanner.
+func (s *shell) lineSource(in io.Reader) func() (string, error) {
+	if s.ed != nil {
+		return s.ed.readLine
 	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), jute.MaxBufferDefault+4096)
+	return func() (string, error) {
+		if sc.Scan() {
+			return sc.Text(), nil
+		}
+		if err := sc.Err(); err != nil {
+			return "", err
+		}
+		return "", io.EOF
+	}
+}
+
+func (s *shell) printPrompt() {
+	if !s.prompt {
+		return
+	}
+	p := fmt.Sprintf("[zk: %s(%s) %d] ", s.host, s.zk.State(), s.count)
+	if s.ed != nil {
+		s.ed.begin(p)
+		return
+	}
+	io.WriteString(s.out, p)
 }
 
 // drainEvents prints the events already delivered, without waiting.
@@ -300,7 +383,12 @@ func (s *shell) printEvent(ev client.Event) {
 	if !s.interactive && ev.Type == jute.EventNone {
 		w = s.errOut
 	}
-	fmt.Fprintf(w, "\nWATCHER::\n\n%s\n", ev)
+	print := func() { fmt.Fprintf(w, "\nWATCHER::\n\n%s\n", ev) }
+	if s.ed != nil {
+		s.ed.interrupt(print)
+		return
+	}
+	print()
 }
 
 // executeLine runs one interactive line and records it in the history.
