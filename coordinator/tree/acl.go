@@ -120,6 +120,9 @@ func fixupACL(acls []jute.ACL, auth []jute.ID) ([]jute.ACL, jute.Code) {
 			return nil, jute.ErrInvalidACL
 		}
 	}
+	if len(out) == 1 && out[0] == openACL[0] {
+		return openACL, jute.OK // shared: ACL slices are replaced, never edited
+	}
 	return out, jute.OK
 }
 

@@ -265,23 +265,33 @@ func requestRecord(op jute.Op) (jute.Record, jute.Code) {
 // applyOp validates and applies one decoded write (alone or as part of a
 // multi). On error nothing has changed.
 func (t *Tree) applyOp(e *Entry, op jute.Op, rec jute.Record) Result {
-	switch op {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:
-		r := rec.(*jute.CreateRequest)
-		return t.applyCreate(e, op, r.Path, r.Data, r.ACL, r.Flags, -1)
-	case jute.OpCreateTTL:
-		r := rec.(*jute.CreateTTLRequest)
-		return t.applyCreate(e, op, r.Path, r.Data, r.ACL, r.Flags, r.TTL)
-	case jute.OpDelete:
-		return t.applyDelete(e, rec.(*jute.DeleteRequest))
-	case jute.OpSetData:
-		return t.applySetData(e, rec.(*jute.SetDataRequest))
-	case jute.OpSetACL:
-		return t.applySetACL(e, rec.(*jute.SetACLRequest))
-	case jute.OpCheck:
-		return t.applyCheck(e, rec.(*jute.DeleteRequest))
+	switch r := rec.(type) {
+	case *jute.CreateRequest:
+		if op == jute.OpCreate || op == jute.OpCreate2 || op == jute.OpCreateContainer {
+			return t.applyCreate(e, op, r.Path, r.Data, r.ACL, r.Flags, -1)
+		}
+	case *jute.CreateTTLRequest:
+		if op == jute.OpCreateTTL {
+			return t.applyCreate(e, op, r.Path, r.Data, r.ACL, r.Flags, r.TTL)
+		}
+	case *jute.DeleteRequest:
+		switch op {
+		case jute.OpDelete:
+			return t.applyDelete(e, r)
+		case jute.OpCheck:
+			return t.applyCheck(e, r)
+		}
+	case *jute.SetDataRequest:
+		if op == jute.OpSetData {
+			return t.applySetData(e, r)
+		}
+	case *jute.SetACLRequest:
+		if op == jute.OpSetACL {
+			return t.applySetACL(e, r)
+		}
 	}
-	return Result{Err: jute.ErrUnimplemented}
+	// a record that does not belong to its op: nothing a client could send
+	return Result{Err: jute.ErrMarshallingError}
 }
 
 // checkSession is SessionTracker.checkSession as seen from the replicated
