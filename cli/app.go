@@ -6,7 +6,10 @@ package cli
 import (
 	ucli "github.com/urfave/cli/v2"
 
+	"kzoo/cli/brokercmd"
 	"kzoo/cli/keeper"
+	"kzoo/cli/zkbench"
+	"kzoo/cli/zkshell"
 )
 
 // App returns the kzoo application with every subcommand registered.
@@ -24,5 +27,8 @@ func App() *ucli.App {
 func commands() []*ucli.Command {
 	var cmds []*ucli.Command
 	cmds = append(cmds, keeper.Commands()...)
+	cmds = append(cmds, zkshell.Command())
+	cmds = append(cmds, zkbench.Command())
+	cmds = append(cmds, brokercmd.Commands()...)
 	return cmds
 }
