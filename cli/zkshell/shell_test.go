@@ -302,3 +302,32 @@ func TestShellCommandExitCodes(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, []int{1, 127}, codes)
 }
+
+func TestShellExitCodeAndOptions(t *testing.T) {
+	srv := ztest.Start(t)
+	c := zkClient(t, srv.Addr)
+	_, _, err := c.Create(context.Background(), "/app", nil, nil, jute.ModePersistent, 0)
+	require.NoError(t, err)
+	_, _, err = c.Create(context.Background(), "/app/in", []byte("chrooted"), nil, jute.ModePersistent, 0)
+	require.NoError(t, err)
+
+	// Interactive mode exits with the last command's code, as zkCli.
+	_, _, code := run(t, "get /nope\n", "-server", srv.Addr)
+	require.Equal(t, 1, code)
+	_, _, code = run(t, "get /nope\nls /\n", "-server", srv.Addr)
+	require.Equal(t, 0, code)
+	_, _, code = run(t, "nosuch\n", "-server", srv.Addr)
+	require.Equal(t, 127, code)
+
+	out, _, code := run(t, "", "-server", srv.Addr+"/app", "-timeout", "5000", "-r", "-waitforconnection", "get", "/in")
+	require.Equal(t, 0, code)
+	require.Equal(t, "chrooted\n", out)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := l.Addr().String()
+	require.NoError(t, l.Close())
+	_, errOut, code := run(t, "", "-server", dead, "-timeout", "1000", "-waitforconnection", "ls", "/")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "Unable to connect to "+dead+" within 1000 ms")
+}
