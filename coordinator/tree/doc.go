@@ -16,10 +16,12 @@
 // parent, permission, existence, ephemeral parent), so a failed write is an
 // entry like any other: it consumes its zxid and changes nothing.
 //
-// Where ZooKeeper 3.8's source and folklore disagree, the source wins:
-// deleting a child updates the parent's pzxid but not its cversion, so a
-// sequential suffix (the parent's cversion before the create) is the number
-// of children ever created under the parent; a failed multi is answered
-// with header err 0 and the per-op codes in the body; createTTL while
-// extended types are off is Unimplemented.
+// Stats follow ZooKeeper 3.8's DataTree exactly. The stored cversion
+// counts child creates only and is the sequential suffix (the number of
+// children ever created under the parent); the cversion clients see is
+// 2*creates - numChildren, which counts deletes too (a fresh root shows -1).
+// Containers and TTL nodes store EphemeralType's owner encodings
+// (ContainerOwner, TTLOwner) but show ephemeralOwner 0, as DataNode.copyStat
+// does. A failed multi is answered with header err 0 and the per-op codes
+// in the body; a TTL mode while extended types are off is Unimplemented.
 package tree

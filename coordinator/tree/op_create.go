@@ -11,8 +11,8 @@ package tree
 //   - a path without a slash or with a NUL is BadArguments;
 //   - a bad ACL is InvalidACL; a missing parent NoNode; no CREATE permission
 //     on the parent NoAuth;
-//   - the sequential suffix is %010d of the parent's cversion (the number
-//     of children ever created under it), then the full path is validated
+//   - the sequential suffix is %010d of the parent's stored cversion (the
+//     number of children ever created under it), then the full path is validated
 //     (BadArguments);
 //   - an existing node is NodeExists; a session-ephemeral parent
 //     NoChildrenForEphemerals.

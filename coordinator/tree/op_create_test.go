@@ -26,7 +26,7 @@ func TestTreeCreateStatAndEvents(t *testing.T) {
 	require.Nil(t, data, "created without data reads back as null")
 
 	root := h.stat("/")
-	require.Equal(t, int32(1), root.Cversion)
+	require.Equal(t, int32(0), root.Cversion, "served cversion 2*creates-children: 2*1-2 (/zookeeper was never created)")
 	require.Equal(t, zA, root.Pzxid)
 	require.Equal(t, int32(2), root.NumChildren)
 
@@ -146,8 +146,9 @@ func TestTreeCreateModes(t *testing.T) {
 
 	r := h.apply(5, jute.OpCreateContainer, nil, &jute.CreateRequest{Path: "/c", ACL: jute.WorldAnyone, Flags: jute.ModeContainer})
 	require.Equal(t, jute.OK, r.Err)
-	require.Equal(t, ContainerOwner, r.Resp.(*jute.Create2Response).Stat.EphemeralOwner)
-	require.Equal(t, ContainerOwner, h.stat("/c").EphemeralOwner)
+	require.Equal(t, int64(0), r.Resp.(*jute.Create2Response).Stat.EphemeralOwner, "clients see 0 for a container")
+	require.Equal(t, int64(0), h.stat("/c").EphemeralOwner)
+	require.Equal(t, ContainerOwner, h.tr.nodes["/c"].stat.EphemeralOwner, "stored as EphemeralType's container owner")
 
 	// The container flag on a plain create makes a persistent node (3.8's CreateTxn).
 	r = h.create(5, nil, "/notc", nil, jute.WorldAnyone, jute.ModeContainer)
@@ -156,8 +157,9 @@ func TestTreeCreateModes(t *testing.T) {
 
 	r = h.apply(5, jute.OpCreateTTL, nil, &jute.CreateTTLRequest{Path: "/t", ACL: jute.WorldAnyone, Flags: jute.ModePersistentWithTTL, TTL: 5000})
 	require.Equal(t, jute.OK, r.Err)
-	require.Equal(t, int64(-0x0100000000000000)|5000, h.stat("/t").EphemeralOwner)
-	require.Equal(t, TTLOwner(5000), r.Resp.(*jute.Create2Response).Stat.EphemeralOwner)
+	require.Equal(t, int64(-0x0100000000000000)|5000, h.tr.nodes["/t"].stat.EphemeralOwner, "stored as EphemeralType's TTL encoding")
+	require.Equal(t, int64(0), r.Resp.(*jute.Create2Response).Stat.EphemeralOwner, "clients see 0 for a TTL node")
+	require.Equal(t, int64(0), h.stat("/t").EphemeralOwner)
 
 	r = h.apply(5, jute.OpCreateTTL, nil, &jute.CreateTTLRequest{Path: "/t/s-", ACL: jute.WorldAnyone, Flags: jute.ModePersistentSequentialWithTTL, TTL: TTLMax})
 	require.Equal(t, jute.OK, r.Err)
@@ -178,12 +180,14 @@ func TestTreeSequentialNumbering(t *testing.T) {
 	require.Equal(t, "/q/n-0000000001", h.mustCreate(1, "/q/n-", nil, jute.ModeEphemeralSequential))
 	require.Equal(t, "/q/plain", h.mustCreate(1, "/q/plain", nil, jute.ModePersistent))
 
-	for _, p := range []string{"/q/n-0000000000", "/q/n-0000000001"} {
+	require.Equal(t, int32(3), h.stat("/q").Cversion)
+	for i, p := range []string{"/q/n-0000000000", "/q/n-0000000001"} {
 		r := h.del(1, nil, p, -1)
 		require.Equal(t, jute.OK, r.Err)
 		q := h.stat("/q")
-		require.Equal(t, int32(3), q.Cversion, "a delete moves pzxid, not cversion")
+		require.Equal(t, int32(4+i), q.Cversion, "the served cversion counts deletes too")
 		require.Equal(t, h.zxid, q.Pzxid)
+		require.Equal(t, int32(3), h.tr.nodes["/q"].stat.Cversion, "the stored one counts creates only")
 	}
 	// the suffix counts every child ever created, deleted ones and plain ones included
 	require.Equal(t, "/q/n-0000000003", h.mustCreate(1, "/q/n-", nil, jute.ModePersistentSequential))

@@ -9,7 +9,8 @@ package tree
 // is simply NoNode); a missing parent is NoNode; no DELETE permission on the
 // parent is NoAuth; a missing node NoNode; a version other than -1 that does
 // not match BadVersion; children NotEmpty. The parent's pzxid moves to this
-// zxid; its cversion does not change (ZooKeeper 3.8's DataTree.deleteNode).
+// zxid; its stored create count does not change (ZooKeeper 3.8's
+// DataTree.deleteNode), so its served cversion goes up by one.
 
 import "kzoo/coordinator/jute"
 

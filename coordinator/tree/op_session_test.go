@@ -63,7 +63,7 @@ func TestTreeCloseSessionRemovesEphemerals(t *testing.T) {
 	kids, st, _ := h.tr.Children("/app", nil)
 	require.Equal(t, []string{"other"}, kids)
 	require.Equal(t, h.zxid, st.Pzxid)
-	require.Equal(t, appCversion, st.Cversion)
+	require.Equal(t, appCversion+2, st.Cversion, "two child deletes")
 
 	// a closed session can no longer write
 	require.Equal(t, jute.ErrSessionExpired, h.create(1, nil, "/late", nil, jute.WorldAnyone, jute.ModeEphemeral).Err)

@@ -61,7 +61,7 @@ func TestTreeDelete(t *testing.T) {
 			_, code := h.tr.Exists(c.path)
 			require.Equal(t, jute.ErrNoNode, code)
 			root := h.stat("/")
-			require.Equal(t, rootBefore.Cversion, root.Cversion)
+			require.Equal(t, rootBefore.Cversion+1, root.Cversion, "a delete is a child change")
 			require.Equal(t, h.zxid, root.Pzxid)
 			require.Equal(t, rootBefore.NumChildren-1, root.NumChildren)
 		})
@@ -170,7 +170,7 @@ func TestTreeStatEvolution(t *testing.T) {
 	z4 := h.zxid
 	require.Equal(t, jute.Stat{
 		Czxid: z0, Mzxid: z2, Ctime: t0, Mtime: t2,
-		Version: 1, Cversion: 1, Aversion: 1,
+		Version: 1, Cversion: 2, Aversion: 1,
 		DataLength: 2, NumChildren: 0, Pzxid: z4,
 	}, h.stat("/p"))
 	require.NotEqual(t, z1, z4)

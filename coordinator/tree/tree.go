@@ -87,8 +87,10 @@ func (t *Tree) kindOf(owner int64) kind {
 	return kindEphemeral
 }
 
-// node is one znode. stat holds ZooKeeper's StatPersisted fields;
-// dataLength and numChildren are derived when a Stat is read.
+// node is one znode. stat holds ZooKeeper's StatPersisted fields as
+// DataTree stores them: cversion counts child creates only (it is the
+// sequential counter) and ephemeralOwner holds the container and TTL
+// encodings. fullStat translates to what clients are served.
 type node struct {
 	data     []byte
 	acl      []jute.ACL // never mutated in place: replaced on setACL
@@ -97,10 +99,19 @@ type node struct {
 	kind     kind
 }
 
+// fullStat is DataNode.copyStat: dataLength and numChildren derived, the
+// stored create count turned into the count of child changes (every create
+// has had its delete except for the children still present: 2*creates -
+// numChildren, so a fresh root shows -1), and ephemeralOwner shown only for
+// session ephemerals (0 for containers and TTL nodes).
 func (n *node) fullStat() jute.Stat {
 	s := n.stat
 	s.DataLength = int32(len(n.data))
 	s.NumChildren = int32(len(n.children))
+	s.Cversion = n.stat.Cversion*2 - s.NumChildren
+	if n.kind != kindEphemeral {
+		s.EphemeralOwner = 0
+	}
 	return s
 }
 
@@ -337,7 +348,8 @@ func (t *Tree) addNode(path, parentPath, child string, n *node, zxid int64) {
 }
 
 // removeNode deletes a childless path at zxid: the parent's pzxid moves
-// forward and its cversion stays, as DataTree.deleteNode does in 3.8.
+// forward and its stored create count stays, as DataTree.deleteNode does in
+// 3.8 (the served cversion still goes up by one: see fullStat).
 func (t *Tree) removeNode(path string, zxid int64) {
 	parentPath, child, _ := splitParent(path)
 	parentPath = lookupPath(parentPath)

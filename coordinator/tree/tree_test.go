@@ -12,8 +12,9 @@ func TestTreeNewHoldsZooKeeperNodes(t *testing.T) {
 	tr := New(Options{})
 	root, code := tr.Exists("/")
 	require.Equal(t, jute.OK, code)
-	require.Equal(t, jute.Stat{NumChildren: 1}, root)
-
+	require.Equal(t, jute.Stat{NumChildren: 1, Cversion: -1}, root, "ZooKeeper serves 2*0-1 for a fresh root")
+	zk, _ := tr.Exists("/zookeeper")
+	require.Equal(t, jute.Stat{NumChildren: 2, Cversion: -2}, zk)
 	kids, _, code := tr.Children("/", nil)
 	require.Equal(t, jute.OK, code)
 	require.Equal(t, []string{"zookeeper"}, kids)
