@@ -149,7 +149,6 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 	s := &shell{
 		out: out, errOut: errOut, timeout: o.timeout, readOnly: o.readOnly,
 		history: map[int]string{}, printWatches: true, interactive: len(o.command) == 0,
-		prompt: true,
 	}
 	if s.interactive {
 		fmt.Fprintf(out, "Connecting to %s\n", o.server)
@@ -199,7 +198,6 @@ func (s *shell) useEditor(in io.Reader, out io.Writer) func() {
 	if err != nil {
 		return nil
 	}
-	fmt.Fprintln(out, "Line editing is enabled (arrows, history, Tab completes commands)")
 	s.ed = newEditor(fin, out)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -239,7 +237,6 @@ type shell struct {
 	count        int
 	printWatches bool
 	interactive  bool
-	prompt       bool
 	ed           *editor // line editor on a terminal, nil for plain input
 	exitCode     int
 	quit         bool
@@ -346,9 +343,6 @@ func (s *shell) lineSource(in io.Reader) func() (string, error) {
 }
 
 func (s *shell) printPrompt() {
-	if !s.prompt {
-		return
-	}
 	p := fmt.Sprintf("[zk: %s(%s) %d] ", s.host, s.zk.State(), s.count)
 	if s.ed != nil {
 		s.ed.begin(p)
