@@ -8,6 +8,9 @@
 # Ports: coordinators ZK_BASE+1..3 (client), QUORUM_BASE/ELECTION_BASE+1..3;
 # brokers KAFKA_BASE+0..2. Override with the environment variables below.
 set -uo pipefail
+# Each child in its own process group: Ctrl-C reaches only this script,
+# which then stops brokers before the coordinators they depend on.
+set -m
 
 home="${1:?usage: run-local.sh DIST_HOME RUN_DIR}"
 run="${2:?usage: run-local.sh DIST_HOME RUN_DIR}"
@@ -27,15 +30,13 @@ stop_all() {
   trap - INT TERM EXIT
   local i
   echo
-  # Brokers first (they were started last), then coordinators.
+  # Newest first: brokers (each after a controlled shutdown), then coordinators.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     if kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "run-local: stopping ${names[$i]} (pid ${pids[$i]})"
       kill -TERM "${pids[$i]}" 2>/dev/null
+      wait "${pids[$i]}" 2>/dev/null
     fi
-  done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    wait "${pids[$i]}" 2>/dev/null
   done
   echo "run-local: everything it started is stopped; data stays in $run"
 }
