@@ -60,7 +60,7 @@ type spawnError struct{ label, reason string }
 func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 	pf := pidFile(e, cfg)
 	if pid, ok := livePid(pf); ok {
-		return &spawnError{"FAILED TO START", fmt.Sprintf("zookeeper already running as process %d (pid file %s).", pid, pf)}
+		return &spawnError{fmt.Sprintf("zookeeper already running as process %d.", pid), fmt.Sprintf("pid file %s names a running server", pf)}
 	}
 	addr := dialAddr(cfg)
 	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
@@ -391,7 +391,9 @@ func runStatus(c *ucli.Context, e env, arg string) error {
 	fmt.Fprintf(e.stdout, "Client port found: %s. Client address: %s. Client SSL: false.\n", port, shown)
 	mode, err := srvrMode(dialAddr(cfg), 5*time.Second)
 	if err != nil {
-		return fail("Error contacting service. It is probably not running.")
+		// zkServer.sh says this on stdout.
+		fmt.Fprintln(e.stdout, "Error contacting service. It is probably not running.")
+		return fail("")
 	}
 	fmt.Fprintln(e.stdout, mode)
 	return nil

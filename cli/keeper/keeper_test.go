@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -180,9 +181,10 @@ func TestKeeperStatusNotRunning(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port)), 0o644))
 	out, errOut, code := runApp(t, nil, "keeper", "status", cfg)
 	require.Equal(t, 1, code)
+	require.Empty(t, strings.TrimSpace(strings.ReplaceAll(errOut, "Using config: "+cfg, "")))
 	require.Contains(t, errOut, "Using config: "+cfg)
 	require.Contains(t, out, fmt.Sprintf("Client port found: %d. Client address: localhost.", port))
-	require.Contains(t, errOut, "Error contacting service. It is probably not running.")
+	require.Contains(t, out, "Error contacting service. It is probably not running.")
 
 	out, _, code = runApp(t, nil, "keeper", "stop", cfg)
 	require.Equal(t, 0, code)
