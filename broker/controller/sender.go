@@ -149,11 +149,22 @@ func (s *TCPSender) exchange(ctx context.Context, bc *brokerConn, req kmsg.Reque
 	if _, err := io.ReadFull(bc.conn, body); err != nil {
 		return nil, err
 	}
+	return ParseResponse(req, corr, body)
+}
+
+// ParseResponse decodes a response frame body (after the length prefix) to
+// req: the correlation id must match, the header's tag section is skipped
+// for flexible versions (except ApiVersions, whose response header is
+// always v0), and the rest is decoded by kmsg at req's version.
+func ParseResponse(req kmsg.Request, corr int32, body []byte) (kmsg.Response, error) {
+	if len(body) < 4 {
+		return nil, errors.New("response shorter than its header")
+	}
 	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
 		return nil, fmt.Errorf("correlation id %d, want %d", got, corr)
 	}
 	body = body[4:]
-	if req.IsFlexible() && req.Key() != 18 { // ApiVersions responses keep header v0
+	if req.IsFlexible() && req.Key() != 18 {
 		var err error
 		if body, err = skipTags(body); err != nil {
 			return nil, err
@@ -181,7 +192,7 @@ func skipTags(b []byte) ([]byte, error) {
 		}
 		b = b[l:]
 		size, l := binary.Uvarint(b)
-		if l <= 0 || uint64(len(b)-l) < size {
+		if l <= 0 || uint64(len(b)-l) < size || size > uint64(len(b)) {
 			return nil, errors.New("bad tag size")
 		}
 		b = b[l+int(size):]
