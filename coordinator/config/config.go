@@ -578,6 +578,8 @@ func (p *parser) set(e entry) error {
 		switch {
 		case strings.HasPrefix(e.key, "server."):
 			return p.server(e)
+		case strings.HasPrefix(e.key, "metricsProvider."):
+			p.warn(e.line, fmt.Sprintf("key '%s' is not used by kzoo's Prometheus provider; ignored", e.key))
 		case strings.HasPrefix(e.key, "group.") || strings.HasPrefix(e.key, "weight."):
 			p.warn(e.line, fmt.Sprintf("key '%s' (hierarchical quorums) is not supported; ignored", e.key))
 		case ignoredKeys[e.key]:
@@ -727,6 +729,9 @@ func (p *parser) finish() error {
 		if !given {
 			return &Error{File: p.file, Key: "clientPort", Msg: "is missing (set clientPort or end a server line with ;port)"}
 		}
+	}
+	if c.ClientPort == 0 && c.ClientPortAddress != "" {
+		return p.errf(lineOf("clientPortAddress"), "clientPortAddress", "is set but clientPort is not")
 	}
 	if c.ClientPort == 0 && len(c.Servers) == 1 && c.Standalone() {
 		// A lone server line runs standalone; its client part is the listener.

@@ -125,6 +125,9 @@ func TestConfigKeys(t *testing.T) {
 		{"bogus=1", func(t *testing.T, c *Config) {
 			require.Equal(t, []string{"x.cfg:3: unknown key 'bogus' ignored"}, c.Warnings)
 		}},
+		{"metricsProvider.exportJvmInfoX=1", func(t *testing.T, c *Config) {
+			require.Equal(t, []string{"x.cfg:3: key 'metricsProvider.exportJvmInfoX' is not used by kzoo's Prometheus provider; ignored"}, c.Warnings)
+		}},
 		{"electionAlg=3", func(t *testing.T, c *Config) {
 			require.Equal(t, []string{"x.cfg:3: key 'electionAlg' is not supported by kzoo; ignored"}, c.Warnings)
 		}},
@@ -176,6 +179,7 @@ func TestConfigErrors(t *testing.T) {
 		{base + "jute.maxbuffer=-5\n", `conf/zoo.cfg:3: jute.maxbuffer: -5 must be greater than 0`},
 		{base + "extendedTypesEnabled=on\n", `conf/zoo.cfg:3: extendedTypesEnabled: "on" is not true or false`},
 		{base + "DigestAuthenticationProvider.superDigest=nocolon\n", `conf/zoo.cfg:3: DigestAuthenticationProvider.superDigest: "nocolon" is not user:base64`},
+		{"dataDir=/d\nclientPortAddress=127.0.0.1\nserver.1=h:1:2;5\nserver.2=i:1:2;5\n", `conf/zoo.cfg:2: clientPortAddress: is set but clientPort is not`},
 		{base + "server.x=h:1:2\n", `conf/zoo.cfg:3: server.x: server id "x" is not a number`},
 		{base + "server.1=h:1\n", `conf/zoo.cfg:3: server.1: "h:1": expected host:quorumPort:electionPort`},
 		{base + "server.1=h:1:2:3:4\n", `conf/zoo.cfg:3: server.1: "h:1:2:3:4": expected`},
@@ -367,4 +371,25 @@ func FuzzConfigParse(f *testing.F) {
 			require.Positive(t, c.ClientPort)
 		}
 	})
+}
+
+// TestConfigDeploySamples parses every zoo.cfg-style file shipped in deploy/,
+// so a sample can never fail to start.
+func TestConfigDeploySamples(t *testing.T) {
+	files, err := filepath.Glob("../../deploy/conf/*.cfg")
+	require.NoError(t, err)
+	files = append(files, "../../deploy/config/zookeeper.properties")
+	require.GreaterOrEqual(t, len(files), 6)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		c, err := Parse(f, data, nil)
+		require.NoError(t, err, f)
+		require.Empty(t, c.Warnings, f)
+		require.NotZero(t, c.ClientPort, f)
+		if len(c.Servers) > 0 {
+			require.Len(t, c.Servers, 3, f)
+			require.False(t, c.Standalone(), f)
+		}
+	}
 }
