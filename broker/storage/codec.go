@@ -27,8 +27,8 @@ const (
 )
 
 // maxDecompressed bounds what a single batch may inflate to, so a small
-// hostile batch cannot exhaust memory.
-const maxDecompressed = 256 << 20
+// hostile batch cannot exhaust memory. A variable so tests can lower it.
+var maxDecompressed = 256 << 20
 
 var errDecompressedTooLarge = errors.New("storage: decompressed batch exceeds limit")
 
@@ -43,7 +43,7 @@ var (
 
 func zstdDecoder() *zstd.Decoder {
 	zstdDecOnce.Do(func() {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecompressed))
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(uint64(maxDecompressed)))
 		if err != nil {
 			panic(fmt.Sprintf("storage: zstd decoder: %v", err))
 		}
@@ -102,11 +102,11 @@ func decompress(codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
 
 func readBounded(r io.Reader) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, maxDecompressed+1))
+	n, err := buf.ReadFrom(io.LimitReader(r, int64(maxDecompressed)+1))
 	if err != nil {
 		return nil, err
 	}
-	if n > maxDecompressed {
+	if n > int64(maxDecompressed) {
 		return nil, errDecompressedTooLarge
 	}
 	return buf.Bytes(), nil

@@ -151,7 +151,7 @@ func (s *segment) sync() error {
 		if f == nil {
 			continue
 		}
-		if err := f.Sync(); err != nil {
+		if err := fsync(f); err != nil {
 			return fmt.Errorf("storage: fsync %s: %w", f.Name(), err)
 		}
 	}
