@@ -1,8 +1,9 @@
 // Package importcheck enforces that kzoo's pure cores stay pure: the
 // packages that decide (coordinator/tree, coordinator/zab,
-// broker/controller) and every kzoo package they import may not import
-// net, os or time (or their subpackages), so that they run deterministically
-// under simulation. It reads source files only; it never builds, runs or
+// broker/controller) may not import net, os or time (or their
+// subpackages), so that they run deterministically under simulation. It
+// also finds such imports in the kzoo packages a pure core depends on,
+// which callers may report as a softer finding. It reads source files only; it never builds, runs or
 // changes anything.
 package importcheck
 
@@ -29,6 +30,10 @@ type Violation struct {
 	Import  string // the forbidden import path
 	Via     string // the pure package whose closure reached Package
 }
+
+// Direct reports whether the import is in the pure package itself rather
+// than in a kzoo package it imports.
+func (v Violation) Direct() bool { return v.Package == v.Via }
 
 func (v Violation) String() string {
 	s := fmt.Sprintf("%s:%d: imports %q", v.File, v.Line, v.Import)
