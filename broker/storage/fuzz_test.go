@@ -36,6 +36,15 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	return seeds
 }
 
+// quickFuzz keeps hostile inflation cheap under coverage instrumentation and
+// skips fsync, which is not under test here, until the fuzz target ends.
+func quickFuzz(f *testing.F) {
+	oldMax, oldSync := maxDecompressed, fsync
+	maxDecompressed = 1 << 20
+	fsync = func(*os.File) error { return nil }
+	f.Cleanup(func() { maxDecompressed, fsync = oldMax, oldSync })
+}
+
 // FuzzStorageBatch feeds arbitrary produce payloads through the append
 // path's validation and, when accepted, through a real log: an accepted
 // batch must read back byte-identical (apart from the header fields the
@@ -49,8 +58,7 @@ func FuzzStorageBatch(f *testing.F) {
 	l, err := Open(dir, Config{SegmentBytes: 1 << 20}, 0, nil)
 	require.NoError(f, err)
 	f.Cleanup(func() { l.Close() })
-	maxDecompressed = 1 << 20
-	fsync = func(*os.File) error { return nil }
+	quickFuzz(f)
 	f.Fuzz(func(t *testing.T, in []byte, fix bool) {
 		b := append([]byte(nil), in...)
 		if fix {
@@ -126,8 +134,7 @@ func FuzzStorageRecover(f *testing.F) {
 	f.Add(append(append([]byte(nil), logB...), make([]byte, 100)...), idxB, []byte{}, true)
 	f.Add([]byte{}, []byte{}, []byte{}, false)
 
-	maxDecompressed = 1 << 20 // keep hostile inflation cheap under coverage instrumentation
-	fsync = func(*os.File) error { return nil } // durability is not under test here
+	quickFuzz(f)
 	work := filepath.Join(f.TempDir(), "t-0")
 	cfg := Config{IndexIntervalBytes: 1, SegmentIndexBytes: 4096}
 	f.Fuzz(func(t *testing.T, logBytes, idxBytes, tidxBytes []byte, clean bool) {
