@@ -1,10 +1,9 @@
 package server
 
-// Reads and session-local requests: ping, exists, getData, getChildren(2),
-// getACL, getAllChildrenNumber, getEphemerals, whoAmI, multiRead,
-// setWatches(2), addWatch, removeWatches, checkWatches, reconfig, auth.
+// Reads and session-local requests: the dispatch, ping, whoAmI, reconfig
+// and auth here; the other reads in op_<name>.go.
 //
-// Behavior: each runs under the tree's read lock (or inside the applier)
+// Behavior: each read runs under the tree's read lock (or inside the applier)
 // with the connection's lock held, answers with the tree's last applied
 // zxid in the reply header, and registers watches in the same critical
 // section, so a change applied later always finds the watch. A request
@@ -43,165 +42,36 @@ func (s *Server) execRead(c *conn, it *item, body []byte) {
 
 // runRead does the work of one read. Lock should be held (c.mu, treeMu).
 func (s *Server) runRead(c *conn, op jute.Op, body []byte) (jute.Code, jute.Record) {
-	t := s.tree
-	auth := c.authIDs()
 	switch op {
 	case jute.OpPing:
 		return jute.OK, nil
 	case jute.OpExists:
-		var req jute.PathWatchRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		st, code := t.ExistsAuth(req.Path, auth)
-		if req.Watch && (code == jute.OK || code == jute.ErrNoNode) {
-			s.watches.addData(req.Path, c)
-		}
-		return code, &jute.StatResponse{Stat: st}
+		return s.opExists(c, op, body)
 	case jute.OpGetData:
-		var req jute.PathWatchRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		data, st, code := t.GetData(req.Path, auth)
-		if code == jute.OK && req.Watch {
-			s.watches.addData(req.Path, c)
-		}
-		return code, &jute.GetDataResponse{Data: data, Stat: st}
+		return s.opGetData(c, op, body)
 	case jute.OpGetChildren, jute.OpGetChildren2:
-		var req jute.PathWatchRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		kids, st, code := t.Children(req.Path, auth)
-		if code == jute.OK && req.Watch {
-			s.watches.addChild(req.Path, c)
-		}
-		if op == jute.OpGetChildren {
-			return code, &jute.GetChildrenResponse{Children: kids}
-		}
-		return code, &jute.GetChildren2Response{Children: kids, Stat: st}
+		return s.opGetChildren(c, op, body)
 	case jute.OpGetACL:
-		var req jute.PathRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		acl, st, code := t.GetACL(req.Path, auth)
-		return code, &jute.GetACLResponse{ACL: acl, Stat: st}
+		return s.opGetACL(c, op, body)
 	case jute.OpGetAllChildrenNumber:
-		var req jute.PathRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		n, code := t.AllChildrenNumber(req.Path, auth)
-		return code, &jute.GetAllChildrenNumberResponse{TotalNumber: n}
+		return s.opGetAllChildrenNumber(c, op, body)
 	case jute.OpGetEphemerals:
-		var req jute.PathRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		return jute.OK, &jute.GetEphemeralsResponse{Ephemerals: t.Ephemerals(c.session(), req.Path)}
+		return s.opGetEphemerals(c, op, body)
 	case jute.OpWhoAmI:
-		return jute.OK, &jute.WhoAmIResponse{ClientInfo: clientInfos(auth)}
+		return jute.OK, &jute.WhoAmIResponse{ClientInfo: clientInfos(c.authIDs())}
 	case jute.OpMultiRead:
-		var req jute.MultiRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		resp := t.MultiRead(&req, auth)
-		for i, op := range req.Ops {
-			pw, ok := op.Req.(*jute.PathWatchRequest)
-			if !ok || !pw.Watch || i >= len(resp.Results) || resp.Results[i].Type == jute.OpError {
-				continue
-			}
-			if op.Type == jute.OpGetChildren {
-				s.watches.addChild(pw.Path, c)
-			} else {
-				s.watches.addData(pw.Path, c)
-			}
-		}
-		return jute.OK, resp
+		return s.opMultiRead(c, op, body)
 	case jute.OpSetWatches, jute.OpSetWatches2:
-		req := jute.SetWatches{Two: op == jute.OpSetWatches2}
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		s.setWatches(c, &req)
-		return jute.OK, nil
+		return s.opSetWatches(c, op, body)
 	case jute.OpAddWatch:
-		var req jute.AddWatchRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		if code := t.CheckPath(req.Path); code != jute.OK {
-			return code, nil
-		}
-		switch req.Mode {
-		case jute.AddWatchPersistent:
-			s.watches.addPersistent(req.Path, c, false)
-		case jute.AddWatchPersistentRecursive:
-			s.watches.addPersistent(req.Path, c, true)
-		default:
-			return jute.ErrMarshallingError, nil
-		}
-		return jute.OK, nil
+		return s.opAddWatch(c, op, body)
 	case jute.OpRemoveWatches, jute.OpCheckWatches:
-		var req jute.WatchTypeRequest
-		if jute.Unmarshal(body, &req).Err != nil {
-			return jute.ErrMarshallingError, nil
-		}
-		if !s.watches.remove(req.Path, c, req.Type, op == jute.OpCheckWatches) {
-			return jute.ErrNoWatcher, nil
-		}
-		return jute.OK, nil
+		return s.opRemoveWatches(c, op, body)
 	case jute.OpReconfig:
 		s.log.Error("Reconfig operation requested but reconfig feature is disabled.")
 		return jute.ErrReconfigDisabled, nil
 	}
 	return jute.ErrUnimplemented, nil
-}
-
-// setWatches re-arms a reconnecting client's watches, firing at once those
-// whose change it missed since relativeZxid, exactly as DataTree.setWatches
-// does. Lock should be held (c.mu, treeMu).
-func (s *Server) setWatches(c *conn, req *jute.SetWatches) {
-	t := s.tree
-	rel := req.RelativeZxid
-	for _, p := range req.DataWatches {
-		st, code := t.Exists(p)
-		switch {
-		case code != jute.OK:
-			c.appendNotify(jute.EventNodeDeleted, p)
-		case st.Mzxid > rel:
-			c.appendNotify(jute.EventNodeDataChanged, p)
-		default:
-			s.watches.addData(p, c)
-		}
-	}
-	for _, p := range req.ExistWatches {
-		if _, code := t.Exists(p); code == jute.OK {
-			c.appendNotify(jute.EventNodeCreated, p)
-		} else {
-			s.watches.addData(p, c)
-		}
-	}
-	for _, p := range req.ChildWatches {
-		st, code := t.Exists(p)
-		switch {
-		case code != jute.OK:
-			c.appendNotify(jute.EventNodeDeleted, p)
-		case st.Pzxid > rel:
-			c.appendNotify(jute.EventNodeChildrenChanged, p)
-		default:
-			s.watches.addChild(p, c)
-		}
-	}
-	for _, p := range req.PersistentWatches {
-		s.watches.addPersistent(p, c, false)
-	}
-	for _, p := range req.PersistentRecursiveWatches {
-		s.watches.addPersistent(p, c, true)
-	}
 }
 
 // authenticate handles an auth packet on arrival (ZooKeeper does not
