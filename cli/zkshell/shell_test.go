@@ -80,22 +80,29 @@ func zkClient(t *testing.T, addr string) *client.Client {
 	return c
 }
 
-// TestShellSessionMatchesZkCli replays testdata/session.in through the
+// TestShellSessionMatchesZkCli replays each testdata/NAME.in through the
 // interactive shell (stdin piped) and compares stdout and stderr line by
 // line with what Apache ZooKeeper 3.8.0's zkCli.sh printed for the same
-// input on a fresh server (testdata/session.out, .err).
+// input on a fresh server (NAME.out, NAME.err). "@PORT@" in the input
+// stands for the server's port.
 func TestShellSessionMatchesZkCli(t *testing.T) {
-	srv := ztest.Start(t)
-	in, err := os.ReadFile("testdata/session.in")
-	require.NoError(t, err)
-	wantOut, err := os.ReadFile("testdata/session.out")
-	require.NoError(t, err)
-	wantErr, err := os.ReadFile("testdata/session.err")
-	require.NoError(t, err)
-	out, errOut, code := run(t, string(in), "-server", srv.Addr)
-	require.Equal(t, 0, code)
-	require.Equal(t, strings.Split(string(wantOut), "\n"), strings.Split(normalize(out, srv.Addr), "\n"))
-	require.Equal(t, strings.Split(string(wantErr), "\n"), strings.Split(normalize(errOut, srv.Addr), "\n"))
+	for _, name := range []string{"session", "chroot"} {
+		t.Run(name, func(t *testing.T) {
+			srv := ztest.Start(t)
+			in, err := os.ReadFile("testdata/" + name + ".in")
+			require.NoError(t, err)
+			wantOut, err := os.ReadFile("testdata/" + name + ".out")
+			require.NoError(t, err)
+			wantErr, err := os.ReadFile("testdata/" + name + ".err")
+			require.NoError(t, err)
+			_, port, err := net.SplitHostPort(srv.Addr)
+			require.NoError(t, err)
+			out, errOut, code := run(t, strings.ReplaceAll(string(in), "@PORT@", port), "-server", srv.Addr)
+			require.Equal(t, 0, code)
+			require.Equal(t, strings.Split(string(wantOut), "\n"), strings.Split(normalize(out, srv.Addr), "\n"))
+			require.Equal(t, strings.Split(string(wantErr), "\n"), strings.Split(normalize(errOut, srv.Addr), "\n"))
+		})
+	}
 }
 
 func TestShellOneShot(t *testing.T) {
