@@ -25,6 +25,10 @@ const startTimeout = 60 * time.Second
 // stopTimeout bounds how long stop waits for the process to exit.
 const stopTimeout = 60 * time.Second
 
+// ensembleSettle is how long an ensemble member must stay up to count as
+// started (zkServer.sh waits one second).
+const ensembleSettle = 2 * time.Second
+
 // pollEvery is the interval of start's and stop's deadline polls.
 const pollEvery = 50 * time.Millisecond
 
@@ -56,7 +60,8 @@ type spawnError struct{ label, reason string }
 
 // spawn starts `kzoo keeper start-foreground <cfg>` in a new session with
 // stdout and stderr in out, writes its pid file and returns once the
-// client port accepts connections, or with the reason it did not.
+// client port accepts connections (an ensemble member: once it has stayed
+// up for ensembleSettle), or with the reason it did not.
 func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 	pf := pidFile(e, cfg)
 	if pid, ok := livePid(pf); ok {
@@ -107,7 +112,11 @@ func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	deadline := time.Now().Add(startTimeout)
+	// An ensemble member serves clients only once a quorum has formed, which
+	// needs the other members: like zkServer.sh, it counts as started when it
+	// is still running after ensembleSettle. A standalone server must listen.
+	started := time.Now()
+	deadline := started.Add(startTimeout)
 	for time.Now().Before(deadline) {
 		select {
 		case werr := <-exited:
@@ -121,6 +130,9 @@ func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 		}
 		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			conn.Close()
+			return nil
+		}
+		if !cfg.Standalone() && time.Since(started) >= ensembleSettle {
 			return nil
 		}
 	}
