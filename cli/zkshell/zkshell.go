@@ -9,6 +9,13 @@
 // "Created /x" on stderr. Where zkCli prints connection chatter to stdout
 // in one-shot mode ("Connecting to …", the SyncConnected event), the
 // shell writes it to stderr so that stdout stays parseable.
+//
+// Deliberate differences from zkCli 3.8: option errors read
+// "Unrecognized option: -x" without the Java exception class; a bad
+// number (set -v abc) prints the usage line instead of a stack trace; the
+// session is closed on exit, so a one-shot "create -e" node goes at once;
+// version names kzoo; setquota, listquota, delquota and reconfig are not
+// implemented (they are "Command not found", exit 127).
 package zkshell
 
 import (
