@@ -546,9 +546,17 @@ func (c *conn) read(it *item, body []byte) {
 	if !c.closed {
 		s.execRead(c, it, body)
 	}
+	full := len(c.out) >= flushAt
 	c.mu.Unlock()
 	s.treeMu.RUnlock()
+	if full || it.close {
+		c.signal()
+	}
 }
+
+// flushAt is how many reply bytes a connection gathers before its writer
+// is woken even though more requests are buffered.
+const flushAt = 64 << 10
 
 // complete answers a pipeline item after the applier has applied it.
 // Called by the applier with treeMu held.
