@@ -32,15 +32,17 @@ func TestTreeACLMatrix(t *testing.T) {
 		{"super", []jute.ID{{Scheme: "super"}}},
 	}
 	acls := []struct {
-		name  string
-		acl   []jute.ACL
-		allow map[string]bool
+		name    string
+		acl     []jute.ACL
+		allow   map[string]bool
+		creator []jute.ID
 	}{
-		{"world", []jute.ACL{acl(0, "world", "anyone")}, map[string]bool{"anonymous": true, "bob": true, "eve": true, "bob wrong password": true, "lan": true, "wan": true, "super": true}},
-		{"digest bob", []jute.ACL{acl(0, "digest", bob)}, map[string]bool{"bob": true, "super": true}},
-		{"ip cidr", []jute.ACL{acl(0, "ip", "192.168.0.0/16")}, map[string]bool{"lan": true, "super": true}},
-		{"ip exact", []jute.ACL{acl(0, "ip", "8.8.8.8")}, map[string]bool{"wan": true, "super": true}},
-		{"ip /0", []jute.ACL{acl(0, "ip", "1.2.3.4/0")}, map[string]bool{"lan": true, "wan": true, "super": true}},
+		{"auth by bob", []jute.ACL{acl(0, "auth", "")}, map[string]bool{"bob": true, "super": true}, []jute.ID{{Scheme: "digest", ID: bob}, {Scheme: "ip", ID: "192.168.7.9"}}},
+		{"world", []jute.ACL{acl(0, "world", "anyone")}, map[string]bool{"anonymous": true, "bob": true, "eve": true, "bob wrong password": true, "lan": true, "wan": true, "super": true}, nil},
+		{"digest bob", []jute.ACL{acl(0, "digest", bob)}, map[string]bool{"bob": true, "super": true}, nil},
+		{"ip cidr", []jute.ACL{acl(0, "ip", "192.168.0.0/16")}, map[string]bool{"lan": true, "super": true}, nil},
+		{"ip exact", []jute.ACL{acl(0, "ip", "8.8.8.8")}, map[string]bool{"wan": true, "super": true}, nil},
+		{"ip /0", []jute.ACL{acl(0, "ip", "1.2.3.4/0")}, map[string]bool{"lan": true, "wan": true, "super": true}, nil},
 	}
 	for _, a := range acls {
 		for _, p := range perms {
@@ -52,7 +54,7 @@ func TestTreeACLMatrix(t *testing.T) {
 					nodeACL[0].Perms = p.perm
 					// a second entry granting everything else to nobody who exists
 					nodeACL = append(nodeACL, acl(jute.PermAll&^p.perm, "digest", "nobody:x"))
-					require.Equal(t, jute.OK, h.create(1, nil, "/n", []byte("d"), nodeACL, 0).Err)
+					require.Equal(t, jute.OK, h.create(1, a.creator, "/n", []byte("d"), nodeACL, 0).Err)
 					require.Equal(t, jute.OK, h.create(1, []jute.ID{{Scheme: "super"}}, "/n/kid", nil, jute.WorldAnyone, 0).Err)
 					want := jute.ErrNoAuth
 					if a.allow[id.name] {

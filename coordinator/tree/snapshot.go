@@ -141,6 +141,9 @@ func ReadSnapshot(r io.Reader, opts Options) (*Tree, error) {
 		if d.Err != nil {
 			break
 		}
+		if len(n.acl) == 1 && n.acl[0] == openACL[0] {
+			n.acl = openACL
+		}
 		if i == 0 {
 			if p != "/" {
 				return nil, fmt.Errorf("%w: snapshot: first node %q, want \"/\"", ErrCorrupt, p)

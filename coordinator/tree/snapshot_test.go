@@ -300,11 +300,24 @@ func FuzzUnmarshalEntry(f *testing.F) {
 		again, err := UnmarshalEntry(e.Marshal())
 		require.NoError(t, err)
 		require.Equal(t, e, again)
-		// any decodable entry applies without panicking
+		// any decodable entry applies without panicking, to a tree where
+		// its session exists and there is something to act on
 		tr := New(Options{ExtendedTypes: true})
-		if e.Zxid > 0 {
-			tr.Apply(e)
+		if e.Zxid > 3 {
+			var enc jute.Encoder
+			enc.Int(30000)
+			enc.Buffer(nil)
+			tr.Apply(&Entry{Zxid: 1, Session: e.Session, Type: jute.OpCreateSession, Body: enc.B})
+			tr.Apply(&Entry{Zxid: 2, Session: e.Session, Type: jute.OpCreate, Body: jute.Marshal(&jute.CreateRequest{Path: "/a", ACL: jute.WorldAnyone})})
+			tr.Apply(&Entry{Zxid: 3, Session: e.Session, Type: jute.OpCreate, Body: jute.Marshal(&jute.CreateRequest{Path: "/a/e", ACL: jute.WorldAnyone, Flags: jute.ModeEphemeral})})
+			before := snapshotBytes(t, tr)
+			r := tr.Apply(e)
 			checkInvariants(t, tr)
+			if r.Err != jute.OK {
+				require.Empty(t, r.Events)
+				tr.lastZxid = 3
+				require.Equal(t, before, snapshotBytes(t, tr), "a failed entry changes nothing")
+			}
 		}
 	})
 }
@@ -353,5 +366,28 @@ func FuzzReadSnapshot(f *testing.F) {
 		if len(b) > 4 {
 			read(withCRC(b[:len(b)-4]))
 		}
+	})
+}
+
+// FuzzTreeApplySequence drives seeded entry streams through a tree and
+// checks the invariants, the snapshot round trip and replay from it.
+func FuzzTreeApplySequence(f *testing.F) {
+	f.Add(int64(1), uint8(50))
+	f.Add(int64(42), uint8(255))
+	f.Fuzz(func(t *testing.T, seed int64, n uint8) {
+		entries := randomEntries(seed, int(n)+1)
+		tr := New(Options{ExtendedTypes: true})
+		for _, e := range entries {
+			r := tr.Apply(e)
+			if r.Err != jute.OK {
+				require.Empty(t, r.Events)
+			}
+		}
+		checkInvariants(t, tr)
+		snap := snapshotBytes(t, tr)
+		back, err := ReadSnapshot(bytes.NewReader(snap), Options{ExtendedTypes: true})
+		require.NoError(t, err)
+		checkInvariants(t, back)
+		require.Equal(t, snap, snapshotBytes(t, back))
 	})
 }
