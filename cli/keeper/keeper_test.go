@@ -247,3 +247,33 @@ func TestKeeperForegroundServesAndStops(t *testing.T) {
 	_, _, code = runApp(t, nil, "keeper", "status", cfgPath)
 	require.Equal(t, 1, code)
 }
+
+func TestKeeperPrintCmdAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	out, errOut, code := runApp(t, map[string]string{"ZOO_LOG_DIR": dir, "USER": "alice"}, "keeper", "print-cmd", cfg)
+	require.Equal(t, 0, code, errOut)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("%q keeper start-foreground %q > %q 2>&1 < /dev/null\n",
+		exe, cfg, filepath.Join(dir, "zookeeper-alice-server-"+host+".out")), out)
+
+	out, _, code = runApp(t, nil, "keeper", "version")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "ZooKeeper 3.8 compatible")
+}
+
+func TestKeeperKafkaStopWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zookeeper.properties")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, freePort(t))), 0o644))
+	_, errOut, code := runApp(t, nil, "keeper", "zookeeper-server-stop", cfg)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "No zookeeper server to stop")
+
+	_, errOut, code = runApp(t, nil, "keeper", "zookeeper-server-stop", filepath.Join(dir, "missing.properties"))
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "missing.properties")
+}
