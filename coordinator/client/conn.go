@@ -57,7 +57,10 @@ func (c *Client) run() {
 		err = c.serve(conn, addr)
 		c.mu.Lock()
 		if c.closing {
+			// Close is waiting for closeSession: whatever ended the
+			// connection, the session is being closed.
 			c.mu.Unlock()
+			c.failAll(ErrClosed)
 			<-c.done
 			c.failAll(ErrClosed)
 			return
