@@ -47,7 +47,9 @@ type SessionInfo struct {
 	Passwd    []byte
 }
 
-// Ephemeral owner encodings (ZooKeeper's EphemeralType).
+// Ephemeral owner encodings (ZooKeeper's EphemeralType). They are what the
+// tree stores and snapshots; clients are served ephemeralOwner 0 for
+// containers and TTL nodes, as DataNode.copyStat does.
 const (
 	// ContainerOwner is EphemeralType.CONTAINER_EPHEMERAL_OWNER.
 	ContainerOwner int64 = math.MinInt64
@@ -59,7 +61,7 @@ const (
 )
 
 // TTLOwner is EphemeralType.TTL.toEphemeralOwner: the ephemeralOwner a TTL
-// node's stat shows. ttl must be in (0, TTLMax].
+// node is stored with. ttl must be in (0, TTLMax].
 func TTLOwner(ttl int64) int64 { return extendedMask | ttl }
 
 type kind uint8
