@@ -236,7 +236,10 @@ func (s *Server) snapshot() {
 	}
 	var buf bytes.Buffer
 	zxid := s.tree.LastZxid()
-	if err := s.tree.WriteSnapshot(&buf); err != nil {
+	begin := time.Now()
+	err := s.tree.WriteSnapshot(&buf)
+	stalled := time.Since(begin)
+	if err != nil {
 		s.pipe.snapping.Store(false)
 		s.log.Error(fmt.Sprintf("Unexpected exception serializing snapshot 0x%x: %v", zxid, err))
 		return
@@ -245,7 +248,8 @@ func (s *Server) snapshot() {
 	go func() {
 		defer s.wg.Done()
 		defer s.pipe.snapping.Store(false)
-		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s", zxid, s.cfg.DataDir))
+		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s (%d bytes, applies paused %d ms to serialize)",
+			zxid, s.cfg.DataDir, buf.Len(), stalled.Milliseconds()))
 		err := s.wal.WriteSnapshot(zxid, func(w io.Writer) error {
 			_, err := w.Write(buf.Bytes())
 			return err
