@@ -4,6 +4,8 @@ package integration
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -303,4 +305,51 @@ func TestKeeperKafkaScripts(t *testing.T) {
 	r = keeperScript(t, home, env, "zookeeper-server-stop.sh", cfg)
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "No zookeeper server to stop")
+}
+
+// TestKeeperServerJVMFlags: -D options in SERVER_JVMFLAGS reach the server
+// started by zkServer.sh start (super digest, four-letter-word whitelist),
+// and other JVM options are ignored.
+func TestKeeperServerJVMFlags(t *testing.T) {
+	home := keeperHome(t)
+	cfg, dataDir, port := keeperConfig(t, "")
+	keeperStopOnCleanup(t, filepath.Join(dataDir, "zookeeper_server.pid"))
+	sum := sha1.Sum([]byte("super:s3cret"))
+	superDigest := "super:" + base64.StdEncoding.EncodeToString(sum[:])
+	env := []string{
+		"ZOO_LOG_DIR=" + t.TempDir(),
+		"SERVER_JVMFLAGS=-Xmx256m -XX:+UseG1GC -Dzookeeper.DigestAuthenticationProvider.superDigest=" + superDigest +
+			" -Dzookeeper.4lw.commands.whitelist=ruok,srvr -Dsome.other=1",
+	}
+	r := keeperScript(t, home, env, "zkServer.sh", "start", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	t.Cleanup(func() { keeperScript(t, home, env, "zkServer.sh", "stop", cfg) })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	_, err = c.Write([]byte("ruok"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	buf := make([]byte, 16)
+	n, _ := c.Read(buf)
+	c.Close()
+	require.Equal(t, "imok", string(buf[:n]))
+
+	alice, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer alice.Close()
+	require.NoError(t, alice.AddAuth("digest", []byte("alice:pw")))
+	_, err = alice.Create("/private", []byte("secret"), 0, zk.DigestACL(zk.PermAll, "alice", "pw"))
+	require.NoError(t, err)
+
+	other, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer other.Close()
+	_, _, err = other.Get("/private")
+	require.ErrorIs(t, err, zk.ErrNoAuth)
+	require.NoError(t, other.AddAuth("digest", []byte("super:s3cret")))
+	data, _, err := other.Get("/private")
+	require.NoError(t, err)
+	require.Equal(t, []byte("secret"), data)
 }
