@@ -387,29 +387,21 @@ func (l *leader) failover() bool {
 			return false
 		}
 	}
-	alive := l.aliveFn()
 	for _, id := range SortedIDs(l.live) {
 		l.startQueue(id)
 	}
 	// Partitions without state are new; the others are reconciled with the
 	// live brokers.
-	for _, name := range sortedTopics(l.topics) {
-		t := l.topics[name]
-		for _, p := range sortedParts(t.parts) {
-			if !t.parts[p].created {
-				l.initPartition(name, p)
-				continue
-			}
-			l.reconcile(name, p, alive)
-		}
-	}
+	all := l.allPartitions()
+	l.initAll(all)
+	l.reconcileAll(all)
 	if l.lost {
 		return false
 	}
 	// Every live broker gets the full picture.
-	all := SortedIDs(l.live)
-	l.sendUpdateMetadata(all, nil)
-	for _, b := range all {
+	brokers := SortedIDs(l.live)
+	l.sendUpdateMetadata(brokers, nil)
+	for _, b := range brokers {
 		l.sendLeaderAndISRNew([]int32{b}, l.partitionsOn(b), false)
 	}
 	l.onDeletions()
@@ -476,14 +468,20 @@ func (l *leader) loadTopic(name string) bool {
 		l.topics[name] = t
 	}
 	t.assign = a
+	var missing []int32
 	for p := range a.Partitions {
-		if t.parts[p] != nil {
-			continue
+		if t.parts[p] == nil {
+			missing = append(missing, p)
 		}
-		st, err := l.zk.PartitionState(name, p)
-		switch {
+	}
+	slices.Sort(missing)
+	states := make([]zkstate.PartitionState, len(missing))
+	errs := make([]error, len(missing))
+	parallel(len(missing), func(i int) { states[i], errs[i] = l.zk.PartitionState(name, missing[i]) })
+	for i, p := range missing {
+		switch err := errs[i]; {
 		case err == nil:
-			t.parts[p] = &partition{state: st, created: true}
+			t.parts[p] = &partition{state: states[i], created: true}
 		case errors.Is(err, zkstate.ErrPartitionStateNotFound):
 			t.parts[p] = &partition{}
 		default:
@@ -605,59 +603,23 @@ func (l *leader) retryLater(e event) {
 // onBrokerFailure re-elects leaders of partitions whose leader died and
 // drops dead replicas from ISRs.
 func (l *leader) onBrokerFailure() {
-	alive := l.aliveFn()
-	var changed []tp
-	for _, name := range sortedTopics(l.topics) {
-		t := l.topics[name]
-		for _, p := range sortedParts(t.parts) {
-			if t.parts[p].created && l.reconcile(name, p, alive) {
-				changed = append(changed, tp{name, p})
-			}
-		}
-	}
-	l.announce(changed, false)
+	l.announce(l.reconcileAll(l.allPartitions()), false)
 	l.onDeletions() // a deletion waiting on a dead replica may now resend later
 }
 
 // onBrokerStartup tells new brokers everything, then elects leaders for
 // partitions that were offline or never started.
 func (l *leader) onBrokerStartup(born []int32) {
-	all := SortedIDs(l.live)
-	others := slices.DeleteFunc(slices.Clone(all), func(id int32) bool { return slices.Contains(born, id) })
+	others := slices.DeleteFunc(SortedIDs(l.live), func(id int32) bool { return slices.Contains(born, id) })
 	l.sendUpdateMetadata(others, []tp{}) // live broker list only
 	l.sendUpdateMetadata(born, nil)
 	for _, b := range born {
 		l.sendLeaderAndISRNew([]int32{b}, l.partitionsOn(b), false)
 	}
-	alive := l.aliveFn()
-	var changed, created []tp
-	for _, name := range sortedTopics(l.topics) {
-		t := l.topics[name]
-		if t.deleting {
-			continue
-		}
-		for _, p := range sortedParts(t.parts) {
-			if !t.parts[p].created {
-				if l.initPartition(name, p) {
-					created = append(created, tp{name, p})
-				}
-			} else if l.reconcile(name, p, alive) {
-				changed = append(changed, tp{name, p})
-			}
-		}
-	}
-	l.announce(created, true)
-	l.announce(changed, false)
+	all := l.allPartitions()
+	l.announce(l.initAll(all), true)
+	l.announce(l.reconcileAll(all), false)
 	l.onDeletions()
-}
-
-// reconcile applies Reconcile to one partition and writes the outcome.
-// It returns whether the state changed.
-func (l *leader) reconcile(name string, p int32, alive func(int32) bool) bool {
-	t := l.topics[name]
-	return l.update(name, p, func(cur LeaderAndISR) (LeaderAndISR, bool) {
-		return Reconcile(t.assign.Partitions[p], cur, alive, l.c.cfg.UncleanLeaderElection)
-	})
 }
 
 // update runs decide on a partition's state and writes the result
@@ -677,9 +639,7 @@ func (l *leader) update(name string, p int32, decide func(LeaderAndISR) (LeaderA
 		if err == nil {
 			st.ZkVersion = v
 			part.state = st
-			if next.Leader == NoLeader {
-				l.c.logf("partition %s-%d is offline: no live in-sync replica among %v", name, p, l.topics[name].assign.Partitions[p])
-			}
+			l.noteOffline(tp{name, p}, st)
 			return true
 		}
 		if errors.Is(err, zkstate.ErrBadVersion) {
@@ -694,33 +654,6 @@ func (l *leader) update(name string, p int32, decide func(LeaderAndISR) (LeaderA
 		return false
 	}
 	return false
-}
-
-// initPartition elects the first leader of a new partition and creates its
-// state znode; a state another controller already wrote is adopted.
-func (l *leader) initPartition(name string, p int32) bool {
-	t := l.topics[name]
-	part := t.parts[p]
-	st0, ok := InitialState(t.assign.Partitions[p], l.aliveFn())
-	if !ok {
-		l.c.logf("partition %s-%d waits: none of its replicas %v is alive", name, p, t.assign.Partitions[p])
-		return false
-	}
-	st := zkstate.PartitionState{ControllerEpoch: l.epoch, Leader: st0.Leader, LeaderEpoch: st0.LeaderEpoch, ISR: st0.ISR}
-	err := l.zk.CreatePartitionState(name, p, st)
-	if errors.Is(err, zkstate.ErrBadVersion) {
-		fresh, rerr := l.zk.PartitionState(name, p)
-		if !l.check(fmt.Sprintf("reading state of %s-%d", name, p), rerr) {
-			return false
-		}
-		part.state, part.created = fresh, true
-		return true
-	}
-	if !l.check(fmt.Sprintf("creating state of %s-%d", name, p), err) {
-		return false
-	}
-	part.state, part.created = st, true
-	return true
 }
 
 // announce sends LeaderAndIsr for the partitions to their live replicas and
@@ -821,13 +754,11 @@ func (l *leader) startNewPartitions(name string) {
 	if t == nil || t.deleting {
 		return
 	}
-	var created []tp
+	var xs []tp
 	for _, p := range sortedParts(t.parts) {
-		if !t.parts[p].created && l.initPartition(name, p) {
-			created = append(created, tp{name, p})
-		}
+		xs = append(xs, tp{name, p})
 	}
-	l.announce(created, true)
+	l.announce(l.initAll(xs), true)
 }
 
 // onDeletions handles /admin/delete_topics: each marked topic's replicas
