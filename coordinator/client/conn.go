@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"kzoo/coordinator/jute"
@@ -20,7 +21,7 @@ const maxFrame = 4 << 20
 func (c *Client) run() {
 	defer close(c.finished)
 	failures := 0
-	var lastErr error
+	var passErrs []string // why each server of the current pass failed
 	for i := 0; ; i++ {
 		select {
 		case <-c.done:
@@ -39,13 +40,14 @@ func (c *Client) run() {
 			}
 			c.logf("connect to %s: %v", addr, err)
 			failures++
-			lastErr = err
+			passErrs = append(passErrs, err.Error())
 			if failures%len(c.servers) == 0 {
 				// A whole pass failed: requests that have waited long
 				// enough for a connection fail now, as ZooKeeper's client
 				// fails them (it fails them at once; a short grace lets a
 				// server that is still starting up answer).
-				c.failQueued(fmt.Errorf("%w: %v", jute.ErrConnectionLoss, lastErr), time.Now().Add(-queueGrace))
+				c.failQueued(fmt.Errorf("%w: %s", jute.ErrConnectionLoss, strings.Join(passErrs, "; ")), time.Now().Add(-queueGrace))
+				passErrs = nil
 				if !c.pause(backoff(failures / len(c.servers))) {
 					c.failAll(ErrClosed)
 					return
@@ -53,7 +55,7 @@ func (c *Client) run() {
 			}
 			continue
 		}
-		failures = 0
+		failures, passErrs = 0, nil
 		err = c.serve(conn, addr)
 		c.mu.Lock()
 		if c.closing {
