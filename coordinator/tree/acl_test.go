@@ -146,3 +146,10 @@ func TestTreeIPExpressions(t *testing.T) {
 		require.Equal(t, tc.valid, digestValid(tc.id), "digest %q", tc.id)
 	}
 }
+
+func TestTreeOptionsIsSuperDigest(t *testing.T) {
+	opts := Options{SuperDigest: DigestID("super", "admin")}
+	require.True(t, opts.IsSuperDigest(DigestID("super", "admin")))
+	require.False(t, opts.IsSuperDigest(DigestID("super", "wrong")))
+	require.False(t, Options{}.IsSuperDigest(""), "no super digest configured matches nobody")
+}
