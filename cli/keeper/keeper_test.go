@@ -277,3 +277,20 @@ func TestKeeperKafkaStopWithoutServer(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "missing.properties")
 }
+
+func TestKeeperConfigDirFlag(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "two.cfg"), []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port+1)), 0o644))
+
+	out, errOut, code := runApp(t, nil, "keeper", "--config", dir, "status")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "Using config: "+filepath.Join(dir, "zoo.cfg"))
+	require.Contains(t, out, fmt.Sprintf("Client port found: %d.", port))
+
+	out, errOut, code = runApp(t, map[string]string{"ZOOCFGDIR": dir}, "keeper", "status", "two.cfg")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "Using config: "+filepath.Join(dir, "two.cfg"))
+	require.Contains(t, out, fmt.Sprintf("Client port found: %d.", port+1))
+}
