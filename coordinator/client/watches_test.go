@@ -10,7 +10,7 @@ import (
 	"kzoo/coordinator/jute"
 )
 
-func TestWatchSetFireAndRemove(t *testing.T) {
+func TestClientWatchSetFireAndRemove(t *testing.T) {
 	w := newWatchSet()
 	w.data["/a"], w.exist["/b"], w.child["/a"], w.persistent["/p"], w.recursive["/p"] = true, true, true, true, true
 	w.fire(jute.EventNodeDataChanged, "/a")
@@ -29,7 +29,7 @@ func TestWatchSetFireAndRemove(t *testing.T) {
 	require.Empty(t, w.setWatches(5))
 }
 
-func TestWatchSetSetWatchesBatches(t *testing.T) {
+func TestClientWatchSetBatches(t *testing.T) {
 	w := newWatchSet()
 	long := strings.Repeat("x", 1000)
 	for i := 0; i < 300; i++ {
