@@ -29,6 +29,10 @@ var ErrClosed = errors.New("server: closed")
 // ErrNoConfig is returned by New without a Config.
 var ErrNoConfig = errors.New("server: Options.Config is nil")
 
+// ErrEnsemble is returned by New for a zoo.cfg that describes an ensemble:
+// this server runs standalone only.
+var ErrEnsemble = errors.New("server: ensemble mode is not supported by the standalone server")
+
 // Options configure a Server. Only Config is required.
 type Options struct {
 	Config *config.Config
@@ -152,6 +156,9 @@ func New(opts Options) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("server: %s: dataDir is not set", cfg.Path)
 	}
+	if !cfg.Standalone() {
+		return nil, fmt.Errorf("%w: %s has %d server lines", ErrEnsemble, cfg.Path, len(cfg.Servers))
+	}
 	if cfg.TickTimeMs <= 0 {
 		return nil, fmt.Errorf("server: %s: tickTime %d is not positive", cfg.Path, cfg.TickTimeMs)
 	}
@@ -177,6 +184,9 @@ func (s *Server) start() error {
 	default:
 	}
 	s.started = s.now()
+	if s.cfg.AdminEnableServer {
+		s.log.Warn(fmt.Sprintf("%s: admin.enableServer=true is ignored: there is no admin server, use the four-letter words", s.cfg.Path))
+	}
 	if err := s.recover(); err != nil {
 		return err
 	}
