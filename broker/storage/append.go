@@ -215,7 +215,7 @@ func (l *Log) write(data []byte, metas []batchMeta, nowMs int64) error {
 		if err := l.roll(first, nowMs); err != nil {
 			return err
 		}
-	case act.size > 0 && l.rollDue(act, int64(len(data)), last, nowMs):
+	case act.size > 0 && l.rollDue(act, int64(len(data)), last, maxTimestamp(metas), nowMs):
 		if err := l.roll(first, nowMs); err != nil {
 			return err
 		}
@@ -258,17 +258,27 @@ func (l *Log) write(data []byte, metas []batchMeta, nowMs int64) error {
 	return nil
 }
 
-// rollDue says whether an append of size bytes ending at lastOffset must go
-// to a new segment: the active one would pass segment.bytes, an index is
-// full, the offsets no longer fit its relative index, or it is older than
-// segment.ms by the timestamp of its first batch.
-func (l *Log) rollDue(act *segment, size, lastOffset, nowMs int64) bool {
-	ref := act.rollTs
-	if ref < 0 {
-		ref = act.created
+// rollDue says whether an append of size bytes ending at lastOffset with
+// largest timestamp maxTs must go to a new segment: the active one would
+// pass segment.bytes, an index is full, the offsets no longer fit its
+// relative index, or, as Kafka measures segment.ms, the incoming timestamp
+// is that far past the active segment's first batch (the segment's age by
+// the clock when its batches carry no timestamps).
+func (l *Log) rollDue(act *segment, size, lastOffset, maxTs, nowMs int64) bool {
+	waited := nowMs - act.created
+	if act.rollTs >= 0 {
+		waited = maxTs - act.rollTs
 	}
 	return act.size+size > l.cfg.SegmentBytes || act.indexFull() || !act.fits(lastOffset) ||
-		nowMs-ref > l.cfg.SegmentMs
+		waited > l.cfg.SegmentMs
+}
+
+func maxTimestamp(metas []batchMeta) int64 {
+	ts := int64(-1)
+	for _, m := range metas {
+		ts = max(ts, m.maxTs)
+	}
+	return ts
 }
 
 // roll makes a new active segment at base: the old one gets its final time
@@ -287,6 +297,13 @@ func (l *Log) roll(base int64, nowMs int64) error {
 			return err
 		}
 		l.segs[len(l.segs)-1] = s
+		if len(l.segs) == 1 && base > l.start {
+			// an empty log restarted further on (a follower catching up to the leader's start)
+			l.start = base
+			if err := l.saveStartOffset(); err != nil {
+				return err
+			}
+		}
 		return syncDir(l.dir)
 	}
 	if err := old.finalTimeEntry(); err != nil {

@@ -255,9 +255,9 @@ func (l *Log) scanTail(s *segment) error {
 	return nil
 }
 
-// rebuild re-indexes a segment from its .log file. With validate set it
-// checks every batch's CRC and offset order and truncates the file at the
-// first bad one, reporting what was dropped.
+// rebuild re-indexes a segment from its .log file, truncating the file at
+// the first batch whose framing or offset order is broken (and, with
+// validate set, whose CRC does not match), reporting what was dropped.
 func (l *Log) rebuild(s *segment, fileSize int64, validate bool) error {
 	s.idx, s.tidx = nil, nil
 	s.size, s.next, s.sinceIdx = 0, s.base, 0
@@ -298,8 +298,6 @@ func (l *Log) rebuild(s *segment, fileSize int64, validate bool) error {
 		if err := s.log.Truncate(s.size); err != nil {
 			return fmt.Errorf("storage: truncating %s at %d: %w", s.log.Name(), s.size, err)
 		}
-	} else if !validate && s.size != fileSize {
-		return fmt.Errorf("storage: %s: %d bytes past the last batch", s.log.Name(), fileSize-s.size)
 	}
 	return s.rewriteIndexes()
 }

@@ -561,3 +561,46 @@ func TestStorageDelete(t *testing.T) {
 
 var _ = bytes.Equal
 var _ = strings.Contains
+
+func TestStorageFollowerStartsAtLeaderStart(t *testing.T) {
+	dir := testDir(t)
+	l, _ := openLog(t, dir, Config{}, 0)
+	_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 3, 5, 1), 0, 0)
+	require.NoError(t, err)
+	require.NoError(t, l.TruncateFullyAndStartAt(1000))
+	require.Equal(t, int64(1000), l.StartOffset())
+	require.Equal(t, int64(1000), l.EndOffset())
+	b := simpleBatch(t, kgo.NoCompression(), 3, 5, 1)
+	binary.BigEndian.PutUint64(b, 1000)
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 7)
+	require.NoError(t, l.AppendFollower(b))
+	require.Equal(t, int64(1003), l.EndOffset())
+	require.Equal(t, int32(7), l.LatestEpoch())
+	require.NoError(t, l.Close())
+	bases, err := listSegments(dir)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1000}, bases)
+	l2, _ := openLog(t, dir, Config{}, 0)
+	require.Equal(t, int64(1000), l2.StartOffset())
+	require.Equal(t, int64(1003), l2.EndOffset())
+
+	// an empty follower log jumping ahead moves its start along
+	l3, _ := openLog(t, testDir(t), Config{}, 0)
+	binary.BigEndian.PutUint64(b, 500)
+	require.NoError(t, l3.AppendFollower(b))
+	require.Equal(t, int64(500), l3.StartOffset())
+	require.Equal(t, int64(503), l3.EndOffset())
+}
+
+func TestStorageRollByTimeUsesRecordTimestamps(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{SegmentMs: 1000}, 0)
+	// old timestamps replayed long after they were made do not roll every append
+	for i := 0; i < 5; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 5, int64(10+i)), 0, 1_000_000)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, l.NumSegments())
+	_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 5, 2000), 0, 1_000_000)
+	require.NoError(t, err)
+	require.Equal(t, 2, l.NumSegments())
+}

@@ -58,6 +58,20 @@ func (l *Log) TruncateTo(offset int64) error {
 	return syncDir(l.dir)
 }
 
+// TruncateFullyAndStartAt empties the log and starts it again at offset,
+// whatever the current offsets are, as a follower does when the leader's
+// log start has passed its log end.
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.resetLocked(offset)
+}
+
 // resetLocked deletes every segment and starts an empty log at offset.
 // Lock should be held (wmu and mu).
 func (l *Log) resetLocked(offset int64) error {
