@@ -75,11 +75,11 @@ type Controller interface {
 
 // Options wires a Handler to the outside world.
 type Options struct {
-	Config      *config.Config
-	ClusterID   string
+	Config    *config.Config
+	ClusterID string
 	// Advertised lists this broker's advertised listeners with their bound
 	// ports; Metadata lists this broker alone until the first UpdateMetadata.
-	Advertised func() []config.Listener
+	Advertised  func() []config.Listener
 	BrokerEpoch func() int64
 	Store       Store      // nil: requests that need ZooKeeper fail with UNKNOWN_SERVER_ERROR
 	Controller  Controller // nil: ControlledShutdown answers NOT_CONTROLLER

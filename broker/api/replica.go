@@ -329,3 +329,24 @@ func (h *Handler) ApplyTopicConfigs() {
 		}
 	}
 }
+
+// PartitionInfo describes one hosted replica.
+type PartitionInfo struct {
+	Topic                          string
+	Partition                      int32
+	Leader                         bool
+	LeaderEpoch                    int32
+	StartOffset, EndOffset, HighWM int64
+	Dir                            string
+}
+
+// HostedPartitions lists the replicas this broker hosts.
+func (h *Handler) HostedPartitions() []PartitionInfo {
+	var out []PartitionInfo
+	for _, p := range h.rm.all() {
+		p.mu.Lock()
+		out = append(out, PartitionInfo{p.tp.Topic, p.tp.Partition, p.isLeader, p.leaderEpoch, p.log.StartOffset(), p.log.EndOffset(), p.hw, p.dir})
+		p.mu.Unlock()
+	}
+	return out
+}

@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kzoo/broker/api"
 	"kzoo/broker/config"
 	zkconfig "kzoo/coordinator/config"
 	zkserver "kzoo/coordinator/server"
@@ -133,20 +135,35 @@ func (c *testCluster) admin() *kadm.Client {
 	return kadm.NewClient(c.client())
 }
 
-// waitBrokers waits until metadata lists n brokers.
+// waitBrokers waits until every broker's metadata lists n brokers and a
+// controller (raw requests: kgo caches metadata).
 func (c *testCluster) waitBrokers(n int) {
 	c.t.Helper()
-	adm := c.admin()
-	require.Eventually(c.t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		m, err := adm.BrokerMetadata(ctx)
-		if err != nil || len(m.Brokers) != n || m.Controller < 0 {
-			c.t.Logf("waiting for %d brokers: %v %v", n, m.Brokers, err)
-			return false
-		}
-		return true
-	}, 30*time.Second, 50*time.Millisecond)
+	for _, addr := range c.addrs() {
+		require.Eventually(c.t, func() bool {
+			req := kmsg.NewPtrMetadataRequest()
+			req.Version = 12
+			resp, err := api.Request(nil, addr, "test", req, 2*time.Second)
+			if err != nil {
+				return false
+			}
+			m := resp.(*kmsg.MetadataResponse)
+			return len(m.Brokers) == n && m.ControllerID >= 0
+		}, 30*time.Second, 20*time.Millisecond, addr)
+	}
 }
 
 var _ = net.JoinHostPort
+
+type (
+	kadmListedOffset = kadm.ListedOffset
+	kadmAlterConfig  = kadm.AlterConfig
+)
+
+// kadmFor is an admin client that talks to one broker only.
+func kadmFor(t *testing.T, addr string) *kadm.Client {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}

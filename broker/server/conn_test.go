@@ -1,0 +1,208 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/broker/api"
+	"kzoo/broker/config"
+)
+
+// standaloneHandler is a handler with real storage and no ZooKeeper.
+func standaloneHandler(t testing.TB) *api.Handler {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := config.Parse("server.properties", []byte("broker.id=0\nzookeeper.connect=127.0.0.1:1\nlog.dirs="+filepath.Join(dir, "logs")+"\nsocket.request.max.bytes=65536\n"), nil)
+	require.NoError(t, err)
+	h := api.New(api.Options{Config: cfg, ClusterID: "test", OpenLog: openLog(nil, func() int64 { return time.Now().UnixMilli() })})
+	t.Cleanup(h.Close)
+	return h
+}
+
+// pipeConn serves one side of a pipe and returns the client side.
+func pipeConn(t *testing.T, h *api.Handler, maxBytes int32) net.Conn {
+	t.Helper()
+	srv, cli := net.Pipe()
+	cs := &connServer{h: h, c: srv, listener: "PLAINTEXT", maxBytes: maxBytes, logf: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cs.serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); cli.Close(); <-done })
+	return cli
+}
+
+func writeFrame(t *testing.T, c net.Conn, key, version int16, corr int32, flexible bool, body []byte) {
+	t.Helper()
+	b := []byte{0, 0, 0, 0}
+	b = binary.BigEndian.AppendUint16(b, uint16(key))
+	b = binary.BigEndian.AppendUint16(b, uint16(version))
+	b = binary.BigEndian.AppendUint32(b, uint32(corr))
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "test"...)
+	if flexible {
+		b = append(b, 0)
+	}
+	b = append(b, body...)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err := c.Write(b)
+	require.NoError(t, err)
+}
+
+func readFrame(t *testing.T, r io.Reader) (int32, []byte) {
+	t.Helper()
+	var sz [4]byte
+	_, err := io.ReadFull(r, sz[:])
+	require.NoError(t, err)
+	b := make([]byte, binary.BigEndian.Uint32(sz[:]))
+	_, err = io.ReadFull(r, b)
+	require.NoError(t, err)
+	return int32(binary.BigEndian.Uint32(b)), b[4:]
+}
+
+func TestBrokerFrameApiVersions(t *testing.T) {
+	h := standaloneHandler(t)
+	c := pipeConn(t, h, 65536)
+	r := bufio.NewReader(c)
+
+	// v3 (flexible request header); the response header stays v0.
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "t", "1"
+	writeFrame(t, c, 18, 3, 7, true, req.AppendTo(nil))
+	corr, body := readFrame(t, r)
+	require.Equal(t, int32(7), corr)
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 3
+	require.NoError(t, resp.ReadFrom(body))
+	require.Equal(t, int16(0), resp.ErrorCode)
+	got := map[int16][2]int16{}
+	for _, k := range resp.ApiKeys {
+		got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	require.Equal(t, [2]int16{0, 9}, got[0])
+	require.Equal(t, [2]int16{0, 13}, got[1])
+	require.Equal(t, [2]int16{0, 12}, got[3])
+
+	// An ApiVersions version from the future gets a v0 answer with
+	// UNSUPPORTED_VERSION and the key list, as Kafka sends.
+	writeFrame(t, c, 18, 99, 8, false, []byte{1, 2, 3})
+	corr, body = readFrame(t, r)
+	require.Equal(t, int32(8), corr)
+	v0 := kmsg.NewPtrApiVersionsResponse()
+	v0.Version = 0
+	require.NoError(t, v0.ReadFrom(body))
+	require.Equal(t, kerr.UnsupportedVersion.Code, v0.ErrorCode)
+	require.NotEmpty(t, v0.ApiKeys)
+
+	// Responses come back in request order.
+	for i := range 5 {
+		mr := kmsg.NewPtrMetadataRequest()
+		mr.Version = 1
+		writeFrame(t, c, 3, 1, int32(100+i), false, mr.AppendTo(nil))
+	}
+	for i := range 5 {
+		corr, _ := readFrame(t, r)
+		require.Equal(t, int32(100+i), corr)
+	}
+}
+
+func TestBrokerFrameOversizedClosesConnection(t *testing.T) {
+	h := standaloneHandler(t)
+	c := pipeConn(t, h, 1024)
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	// Only the size prefix is sent: the server must refuse before the body.
+	_, err := c.Write([]byte{0, 1, 0, 0})
+	require.NoError(t, err)
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestBrokerFrameUnsupportedVersionCloses(t *testing.T) {
+	h := standaloneHandler(t)
+	c := pipeConn(t, h, 65536)
+	writeFrame(t, c, 0, 42, 1, false, nil) // Produce v42
+	_, err := c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+}
+
+// FuzzBrokerRequestFrame feeds arbitrary request bodies through header
+// parsing, kmsg decoding and the handler: nothing may panic.
+func FuzzBrokerRequestFrame(f *testing.F) {
+	seed := func(req kmsg.Request, v int16) {
+		req.SetVersion(v)
+		b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+		b = binary.BigEndian.AppendUint16(b, uint16(v))
+		b = binary.BigEndian.AppendUint32(b, 1)
+		b = binary.BigEndian.AppendUint16(b, 0xffff)
+		if req.IsFlexible() {
+			b = append(b, 0)
+		}
+		f.Add(req.AppendTo(b))
+	}
+	seed(kmsg.NewPtrApiVersionsRequest(), 3)
+	seed(kmsg.NewPtrMetadataRequest(), 12)
+	mr := kmsg.NewPtrMetadataRequest()
+	mr.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("t")}}
+	seed(mr, 4)
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Acks = 1
+	pr.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: make([]byte, 70)}}}}
+	seed(pr, 9)
+	fr := kmsg.NewPtrFetchRequest()
+	fr.Topics = []kmsg.FetchRequestTopic{{Topic: "t", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 100}}}}
+	seed(fr, 11)
+	li := kmsg.NewPtrLeaderAndISRRequest()
+	li.ControllerEpoch = 1
+	li.TopicStates = []kmsg.LeaderAndISRRequestTopicState{{Topic: "t", PartitionStates: []kmsg.LeaderAndISRRequestTopicPartition{{Partition: 0, Leader: 0, ISR: []int32{0}, Replicas: []int32{0}}}}}
+	seed(li, 5)
+	um := kmsg.NewPtrUpdateMetadataRequest()
+	um.LiveBrokers = []kmsg.UpdateMetadataRequestLiveBroker{{ID: 0, Endpoints: []kmsg.UpdateMetadataRequestLiveBrokerEndpoint{{Host: "h", Port: 1, ListenerName: "PLAINTEXT"}}}}
+	seed(um, 7)
+	seed(kmsg.NewPtrListOffsetsRequest(), 7)
+	seed(kmsg.NewPtrCreateTopicsRequest(), 7)
+	seed(kmsg.NewPtrDescribeConfigsRequest(), 4)
+	seed(kmsg.NewPtrStopReplicaRequest(), 4)
+	h := standaloneHandler(f)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		rq, err := parseRequest(frame, "PLAINTEXT")
+		if err != nil {
+			return
+		}
+		if rq.resp != nil {
+			_ = appendResponse(nil, rq, rq.resp)
+			return
+		}
+		if f, ok := rq.req.(*kmsg.FetchRequest); ok {
+			f.MaxWaitMillis = 0 // never long-poll inside the fuzzer
+		}
+		if p, ok := rq.req.(*kmsg.ProduceRequest); ok {
+			p.TimeoutMillis = 0
+		}
+		for _, setTimeout := range []func(){
+			func() {
+				if c, ok := rq.req.(*kmsg.CreateTopicsRequest); ok {
+					c.TimeoutMillis = 0
+				}
+			},
+		} {
+			setTimeout()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := h.Handle(ctx, &rq.hdr, rq.req)
+		if err == nil && resp != nil {
+			_ = appendResponse(nil, rq, resp)
+		}
+	})
+}
