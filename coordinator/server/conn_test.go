@@ -182,6 +182,9 @@ func TestConnGroupCommit(t *testing.T) {
 	require.Less(t, count, int64(clients*each), "fsyncs must be shared between writers")
 }
 
+// FuzzServerPacket sends an arbitrary frame, as the handshake or as a
+// request of an established session, and checks that the server still
+// serves another client afterwards.
 func FuzzServerPacket(f *testing.F) {
 	hdr := func(xid int32, op jute.Op, rec jute.Record) []byte {
 		h := jute.RequestHeader{Xid: xid, Type: op}
@@ -190,19 +193,24 @@ func FuzzServerPacket(f *testing.F) {
 		}
 		return jute.Marshal(&h, rec)
 	}
-	f.Add(hdr(1, jute.OpCreate, &jute.CreateRequest{Path: "/a", ACL: jute.WorldAnyone}))
-	f.Add(hdr(2, jute.OpGetData, &jute.PathWatchRequest{Path: "/a", Watch: true}))
-	f.Add(hdr(3, jute.OpMulti, &jute.MultiRequest{Ops: []jute.MultiOp{{Type: jute.OpDelete, Req: &jute.DeleteRequest{Path: "/a", Version: -1}}}}))
-	f.Add(hdr(-8, jute.OpSetWatches2, &jute.SetWatches{Two: true, DataWatches: []string{"/a"}}))
-	f.Add(hdr(4, jute.OpAddWatch, &jute.AddWatchRequest{Path: "/", Mode: 1}))
-	f.Add(hdr(5, jute.OpMultiRead, &jute.MultiRequest{}))
-	f.Add(hdr(-4, jute.OpAuth, &jute.AuthPacket{Scheme: "digest", Auth: []byte("a:b")}))
-	f.Add(hdr(6, jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", Flags: 5, TTL: 1}))
-	f.Add([]byte{0, 0, 0})
+	f.Add(hdr(1, jute.OpCreate, &jute.CreateRequest{Path: "/a", ACL: jute.WorldAnyone}), false)
+	f.Add(hdr(2, jute.OpGetData, &jute.PathWatchRequest{Path: "/a", Watch: true}), false)
+	f.Add(hdr(3, jute.OpMulti, &jute.MultiRequest{Ops: []jute.MultiOp{{Type: jute.OpDelete, Req: &jute.DeleteRequest{Path: "/a", Version: -1}}}}), false)
+	f.Add(hdr(-8, jute.OpSetWatches2, &jute.SetWatches{Two: true, DataWatches: []string{"/a"}}), false)
+	f.Add(hdr(4, jute.OpAddWatch, &jute.AddWatchRequest{Path: "/", Mode: 1}), false)
+	f.Add(hdr(5, jute.OpMultiRead, &jute.MultiRequest{}), false)
+	f.Add(hdr(-4, jute.OpAuth, &jute.AuthPacket{Scheme: "digest", Auth: []byte("a:b")}), false)
+	f.Add(hdr(6, jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", Flags: 5, TTL: 1}), false)
+	f.Add(hdr(7, jute.OpCloseSession, nil), false)
+	f.Add([]byte{0, 0, 0}, false)
+	f.Add(jute.Marshal(&jute.ConnectRequest{TimeOut: 1000, SessionID: 5, Passwd: make([]byte, 16)}), true)
+	f.Add(jute.Marshal(&jute.ConnectRequest{TimeOut: -1, Passwd: nil, HasReadOnly: true}), true)
 	srv := startServer(f, testConfig(f), quiet)
-	f.Fuzz(func(t *testing.T, frame []byte) {
+	f.Fuzz(func(t *testing.T, frame []byte, asConnect bool) {
 		r := dialRaw(t, srv)
-		r.session(2000)
+		if !asConnect {
+			r.session(2000)
+		}
 		msg := binary.BigEndian.AppendUint32(nil, uint32(len(frame)))
 		_, err := r.nc.Write(append(msg, frame...))
 		require.NoError(t, err)
