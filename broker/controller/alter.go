@@ -2,7 +2,6 @@ package controller
 
 import (
 	"slices"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -282,10 +281,9 @@ func (l *leader) checkImbalance(ratio float64) {
 
 // rebalanceTicker returns the channel of the automatic rebalance (nil
 // when disabled).
-func (c *Controller) rebalanceTicker() (<-chan time.Time, func()) {
+func (c *Controller) rebalanceTicker() (<-chan struct{}, func()) {
 	if !c.cfg.AutoLeaderRebalance {
 		return nil, func() {}
 	}
-	t := time.NewTicker(c.cfg.LeaderImbalanceCheckInterval)
-	return t.C, t.Stop
+	return c.cfg.Clock.Ticker(c.cfg.LeaderImbalanceCheckIntervalMs)
 }

@@ -92,8 +92,8 @@ func TestControllerPreferredElectionAndRebalance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			connect := zktest.Connect(t)
 			n3 := prepareNode(t, connect, 3, nil, false, nil)
-			n3.ctrl = controller.New(controller.Config{BrokerID: 3, ZK: n3.zk, Logf: t.Logf, RetryBackoff: 50 * time.Millisecond,
-				AutoLeaderRebalance: auto, LeaderImbalanceCheckInterval: 100 * time.Millisecond})
+			n3.ctrl = controller.New(controller.Config{BrokerID: 3, ZK: n3.zk, Logf: t.Logf, RetryBackoffMs: 50,
+				AutoLeaderRebalance: auto, LeaderImbalanceCheckIntervalMs: 100})
 			n3.start()
 			require.Eventually(t, n3.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
 			n1 := startNode(t, connect, 1, nil, false)

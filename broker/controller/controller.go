@@ -8,12 +8,13 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kzoo/broker/controller/clock"
+	"kzoo/broker/controller/sender"
 	"kzoo/broker/zkstate"
 )
 
@@ -53,18 +54,43 @@ type Config struct {
 	// TopicDeletionDisabled is delete.topic.enable=false: marked topics
 	// are unmarked instead of deleted.
 	TopicDeletionDisabled bool
-	// RetryBackoff spaces retries of failed ZooKeeper calls and sends (100ms).
-	RetryBackoff time.Duration
-	// RequestTimeout bounds one request to a broker (30s).
-	RequestTimeout time.Duration
+	// Clock is the source of time (clock.Wall when nil).
+	Clock Clock
+	// RetryBackoffMs spaces retries of failed ZooKeeper calls and sends (100).
+	RetryBackoffMs int64
+	// RequestTimeoutMs bounds one request to a broker (30000).
+	RequestTimeoutMs int64
 	// AutoLeaderRebalance is auto.leader.rebalance.enable: every
-	// LeaderImbalanceCheckInterval (leader.imbalance.check.interval.seconds,
-	// 300s) preferred replicas are elected for brokers whose share of
+	// LeaderImbalanceCheckIntervalMs (leader.imbalance.check.interval.seconds,
+	// 300 s) preferred replicas are elected for brokers whose share of
 	// partitions led elsewhere exceeds LeaderImbalancePerBrokerPercentage (10).
 	AutoLeaderRebalance                bool
-	LeaderImbalanceCheckInterval       time.Duration
+	LeaderImbalanceCheckIntervalMs     int64
 	LeaderImbalancePerBrokerPercentage int
 }
+
+// Clock is the controller's view of time, injected so that this package
+// stays free of the time package (clock.Wall is the real one).
+type Clock interface {
+	// After receives once ms milliseconds have passed.
+	After(ms int64) <-chan struct{}
+	// Ticker receives every ms milliseconds until stop is called.
+	Ticker(ms int64) (c <-chan struct{}, stop func())
+	// WithTimeout is context.WithTimeout for ms milliseconds.
+	WithTimeout(ctx context.Context, ms int64) (context.Context, context.CancelFunc)
+}
+
+// Sender delivers one request to a broker and returns its response. The
+// controller sends to each broker from one goroutine at a time, in order,
+// and retries on error while the broker stays alive (sender.TCP is the
+// real one).
+type Sender interface {
+	Send(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
+}
+
+// forgetter is implemented by senders that cache a connection per broker;
+// the controller calls Forget when a broker dies or re-registers.
+type forgetter interface{ Forget(broker int32) }
 
 // Controller runs the controller election for one broker and, while it holds
 // /controller, the controller itself. Exported methods are safe for
@@ -72,7 +98,7 @@ type Config struct {
 type Controller struct {
 	cfg      Config
 	send     Sender
-	ownSend  *TCPSender
+	ownSend  *sender.TCP
 	active   atomic.Bool
 	epoch    atomic.Int32
 	holder   atomic.Int32 // broker id in /controller, -1 when unknown
@@ -94,21 +120,24 @@ func New(cfg Config) *Controller {
 	if cfg.InterBrokerListener == "" {
 		cfg.InterBrokerListener = "PLAINTEXT"
 	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = 100 * time.Millisecond
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Wall{}
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 30 * time.Second
+	if cfg.RetryBackoffMs <= 0 {
+		cfg.RetryBackoffMs = 100
 	}
-	if cfg.LeaderImbalanceCheckInterval <= 0 {
-		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	if cfg.RequestTimeoutMs <= 0 {
+		cfg.RequestTimeoutMs = 30000
+	}
+	if cfg.LeaderImbalanceCheckIntervalMs <= 0 {
+		cfg.LeaderImbalanceCheckIntervalMs = 300000
 	}
 	if cfg.LeaderImbalancePerBrokerPercentage <= 0 {
 		cfg.LeaderImbalancePerBrokerPercentage = 10
 	}
 	c := &Controller{cfg: cfg, send: cfg.Send, calls: make(chan call)}
 	if c.send == nil {
-		c.ownSend = NewTCPSender(cfg.ZK, cfg.InterBrokerListener, fmt.Sprintf("controller-%d", cfg.BrokerID))
+		c.ownSend = sender.New(cfg.ZK, cfg.InterBrokerListener, fmt.Sprintf("controller-%d", cfg.BrokerID))
 		c.send = c.ownSend
 	}
 	c.holder.Store(-1)
@@ -130,11 +159,9 @@ func (c *Controller) logf(format string, args ...any) {
 }
 
 func (c *Controller) sleep(ctx context.Context) {
-	t := time.NewTimer(c.cfg.RetryBackoff)
-	defer t.Stop()
 	select {
 	case <-ctx.Done():
-	case <-t.C:
+	case <-c.cfg.Clock.After(c.cfg.RetryBackoffMs):
 	}
 }
 

@@ -195,7 +195,7 @@ func prepareNode(t *testing.T, connect string, id int32, ln *kafkaListener, uncl
 	require.NoError(t, err)
 	n := &node{id: id, zk: zkc, ln: ln, done: make(chan struct{})}
 	n.ctrl = controller.New(controller.Config{BrokerID: id, ZK: zkc, Logf: t.Logf, UncleanLeaderElection: unclean,
-		RetryBackoff: 50 * time.Millisecond, RequestTimeout: 5 * time.Second})
+		RetryBackoffMs: 50, RequestTimeoutMs: 5000})
 	t.Cleanup(n.stop)
 	return n
 }

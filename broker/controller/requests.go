@@ -88,7 +88,7 @@ func (q *queue) run() {
 		}
 		var err error
 		for {
-			ctx, cancel := context.WithTimeout(q.ctx, c.cfg.RequestTimeout)
+			ctx, cancel := c.cfg.Clock.WithTimeout(q.ctx, c.cfg.RequestTimeoutMs)
 			var resp kmsg.Response
 			resp, err = c.send.Send(ctx, q.broker, it.req)
 			cancel()

@@ -1,4 +1,10 @@
-package controller
+// Package sender is the controller's Kafka client: it delivers the
+// controller's requests (LeaderAndIsr, UpdateMetadata, StopReplica) and a
+// broker's own inter-broker requests (ControlledShutdown, AlterPartition)
+// to a broker over TCP, with request header v1/v2 and kmsg encoding, one
+// connection per broker. It owns those connections and nothing else; it
+// never decides what to send or retries on its own.
+package sender
 
 import (
 	"context"
@@ -15,25 +21,14 @@ import (
 	"kzoo/broker/zkstate"
 )
 
-// Sender delivers one request to a broker and returns its response. The
-// controller sends to each broker from one goroutine at a time, in order,
-// and retries on error while the broker stays alive.
-type Sender interface {
-	Send(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
-}
-
-// forgetter is implemented by senders that cache a connection per broker;
-// the controller calls Forget when a broker dies or re-registers.
-type forgetter interface{ Forget(broker int32) }
-
 // ErrResponseTooLarge is returned when a broker answers with a frame larger
-// than TCPSender.MaxResponseBytes.
-var ErrResponseTooLarge = errors.New("controller: response frame too large")
+// than TCP.MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("sender: response frame too large")
 
-// TCPSender is a small Kafka client for the controller's requests: one TCP
-// connection per broker, request header v1 (v2 for flexible versions),
-// kmsg encoding, one request in flight per connection.
-type TCPSender struct {
+// TCP is a small Kafka client: one TCP connection per broker, request
+// header v1 (v2 for flexible versions), kmsg encoding, one request in
+// flight per connection. It is safe for concurrent use.
+type TCP struct {
 	// Resolve returns host:port of a broker's inter-broker listener.
 	Resolve func(broker int32) (string, error)
 	// Dial opens a connection (net.Dialer.DialContext when nil).
@@ -52,10 +47,10 @@ type brokerConn struct {
 	corr int32
 }
 
-// NewTCPSender resolves brokers through their /brokers/ids registration,
-// using the endpoint of the named listener.
-func NewTCPSender(zk *zkstate.Client, listener, clientID string) *TCPSender {
-	return &TCPSender{
+// New returns a TCP client that resolves brokers through their
+// /brokers/ids registration, using the endpoint of the named listener.
+func New(zk *zkstate.Client, listener, clientID string) *TCP {
+	return &TCP{
 		ClientID: clientID,
 		Resolve: func(broker int32) (string, error) {
 			b, ok, err := zk.Broker(broker)
@@ -63,18 +58,18 @@ func NewTCPSender(zk *zkstate.Client, listener, clientID string) *TCPSender {
 				return "", err
 			}
 			if !ok {
-				return "", fmt.Errorf("controller: broker %d is not registered", broker)
+				return "", fmt.Errorf("sender: broker %d is not registered", broker)
 			}
 			addr, ok := b.Endpoint(listener)
 			if !ok {
-				return "", fmt.Errorf("controller: broker %d has no %s endpoint in %v", broker, listener, b.Endpoints)
+				return "", fmt.Errorf("sender: broker %d has no %s endpoint in %v", broker, listener, b.Endpoints)
 			}
 			return addr, nil
 		},
 	}
 }
 
-func (s *TCPSender) conn(broker int32) *brokerConn {
+func (s *TCP) conn(broker int32) *brokerConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
@@ -90,7 +85,7 @@ func (s *TCPSender) conn(broker int32) *brokerConn {
 
 // Send writes req to broker and reads its response. On any error the
 // connection is closed; the next Send dials again (resolving anew).
-func (s *TCPSender) Send(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
+func (s *TCP) Send(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
 	bc := s.conn(broker)
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
@@ -106,7 +101,7 @@ func (s *TCPSender) Send(ctx context.Context, broker int32, req kmsg.Request) (k
 		}
 		c, err := dial(ctx, "tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("controller: connecting to broker %d at %s: %w", broker, addr, err)
+			return nil, fmt.Errorf("sender: connecting to broker %d at %s: %w", broker, addr, err)
 		}
 		bc.conn, bc.addr = c, addr
 	}
@@ -114,12 +109,12 @@ func (s *TCPSender) Send(ctx context.Context, broker int32, req kmsg.Request) (k
 	if err != nil {
 		_ = bc.conn.Close()
 		bc.conn = nil
-		return nil, fmt.Errorf("controller: %s to broker %d at %s: %w", kmsg.NameForKey(req.Key()), broker, bc.addr, err)
+		return nil, fmt.Errorf("sender: %s to broker %d at %s: %w", kmsg.NameForKey(req.Key()), broker, bc.addr, err)
 	}
 	return resp, nil
 }
 
-func (s *TCPSender) exchange(ctx context.Context, bc *brokerConn, req kmsg.Request) (kmsg.Response, error) {
+func (s *TCP) exchange(ctx context.Context, bc *brokerConn, req kmsg.Request) (kmsg.Response, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = bc.conn.SetDeadline(dl)
 	} else {
@@ -201,7 +196,7 @@ func skipTags(b []byte) ([]byte, error) {
 }
 
 // Forget closes the cached connection to broker.
-func (s *TCPSender) Forget(broker int32) {
+func (s *TCP) Forget(broker int32) {
 	s.mu.Lock()
 	bc := s.conns[broker]
 	delete(s.conns, broker)
@@ -220,9 +215,12 @@ func (s *TCPSender) Forget(broker int32) {
 }
 
 // Close closes every connection.
-func (s *TCPSender) Close() {
+func (s *TCP) Close() {
 	s.mu.Lock()
-	ids := SortedIDs(s.conns)
+	ids := make([]int32, 0, len(s.conns))
+	for id := range s.conns {
+		ids = append(ids, id)
+	}
 	s.mu.Unlock()
 	for _, id := range ids {
 		s.Forget(id)
