@@ -308,6 +308,10 @@ func TestShellCommandExitCodes(t *testing.T) {
 	err = app.Run([]string{"kzoo", "zk-shell", "-server", srv.Addr, "nosuch"})
 	require.Error(t, err)
 	require.Equal(t, []int{1, 127}, codes)
+	errOut.Reset()
+	require.NoError(t, app.Run([]string{"kzoo", "zk-shell", "--help"}))
+	require.True(t, strings.HasPrefix(errOut.String(), mainUsage+"\n"), errOut.String())
+	require.Equal(t, []int{1, 127}, codes)
 }
 
 func TestShellExitCodeAndOptions(t *testing.T) {

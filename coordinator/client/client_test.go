@@ -553,3 +553,63 @@ func TestClientEventString(t *testing.T) {
 	require.Equal(t, "WatchedEvent state:SyncConnected type:NodeChildrenChanged path:/a",
 		client.Event{Type: jute.EventNodeChildrenChanged, State: jute.StateSyncConnected, Path: "/a"}.String())
 }
+
+// TestClientCutsUnderLoad cuts the connection again and again while
+// goroutines keep requests in flight: every request must come back, with
+// success or connection loss, and the session must survive.
+func TestClientCutsUnderLoad(t *testing.T) {
+	srv := ztest.Start(t)
+	px := newProxy(t, srv.Addr)
+	c := connect(t, []string{px.addr()}, "", 10*time.Second)
+	sid := c.SessionID()
+	ctx := ctxT(t)
+	_, _, err := c.Create(ctx, "/load", nil, nil, jute.ModePersistent, 0)
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, lost := 0, 0
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := c.Set(rctx, "/load", []byte("x"), -1)
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, jute.ErrConnectionLoss):
+					lost++
+				default:
+					mu.Unlock()
+					t.Errorf("request failed with %v", err)
+					return
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < 5; i++ {
+		require.Eventually(t, func() bool { return c.State() == client.StateConnected }, 10*time.Second, 5*time.Millisecond)
+		before := func() int { mu.Lock(); defer mu.Unlock(); return ok }()
+		require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return ok > before+10 }, 10*time.Second, 5*time.Millisecond)
+		px.cut()
+	}
+	close(stop)
+	wg.Wait()
+	require.Eventually(t, func() bool { return c.State() == client.StateConnected }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, sid, c.SessionID())
+	_, st, err := c.Get(ctx, "/load", false)
+	require.NoError(t, err)
+	t.Logf("%d sets acknowledged, %d lost to cuts, version %d", ok, lost, st.Version)
+	require.GreaterOrEqual(t, int(st.Version), ok, "every acknowledged set was applied")
+}
