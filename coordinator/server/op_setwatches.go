@@ -55,6 +55,6 @@ func (s *Server) setWatches(c *conn, req *jute.SetWatches) {
 		s.watches.addPersistent(p, c, false)
 	}
 	for _, p := range req.PersistentRecursiveWatches {
-		s.watches.addPersistent(p, c, true)
+		s.watches.addRecursiveBoth(p, c)
 	}
 }

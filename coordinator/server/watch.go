@@ -227,6 +227,17 @@ func (w *watches) addPersistent(path string, c *conn, recursive bool) {
 	w.child.add(path, c, modePersistent)
 }
 
+// addRecursiveBoth is how setWatches2 re-arms a persistent-recursive
+// watch: DataTree.setWatches puts it in both tables (addWatch only in the
+// data table). Events come out the same; watch_count and removeWatches
+// see the difference.
+func (w *watches) addRecursiveBoth(path string, c *conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.data.add(path, c, modeRecursive)
+	w.child.add(path, c, modeRecursive)
+}
+
 // remove is removeWatches (check false) and checkWatches (check true) for
 // one WatcherType; false means there was no such watch (NoWatcher).
 func (w *watches) remove(path string, c *conn, typ int32, check bool) bool {
