@@ -141,7 +141,7 @@ func TestWatchSetWatchesOnReconnect(t *testing.T) {
 		DataWatches:                []string{"/same", "/changed", "/gone"},
 		ExistWatches:               []string{"/born", "/unborn"},
 		ChildWatches:               []string{"/kids", "/gone"},
-		PersistentRecursiveWatches: []string{"/kids"},
+		PersistentRecursiveWatches: []string{"/"},
 	}, nil)
 	require.Equal(t, jute.OK, code)
 	require.ElementsMatch(t, []jute.WatcherEvent{
@@ -150,7 +150,8 @@ func TestWatchSetWatchesOnReconnect(t *testing.T) {
 		{Type: jute.EventNodeCreated, State: 3, Path: "/born"},
 		{Type: jute.EventNodeDeleted, State: 3, Path: "/gone"},
 	}, evs)
-	// "/same" (data), "/unborn" (exist), "/kids" (child, recursive) are armed.
+	// "/same" (data), "/unborn" (exist), "/kids" (child) and "/" (recursive)
+	// are armed; one change gives one event per connection.
 	_, evs = r.call(jute.OpSetData, &jute.SetDataRequest{Path: "/same", Data: []byte("x"), Version: -1}, nil)
 	require.Equal(t, []jute.WatcherEvent{{Type: jute.EventNodeDataChanged, State: 3, Path: "/same"}}, evs)
 	_, evs = r.call(jute.OpCreate, &jute.CreateRequest{Path: "/unborn", ACL: jute.WorldAnyone}, nil)
