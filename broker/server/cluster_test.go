@@ -24,7 +24,7 @@ import (
 )
 
 // startCoordinator runs an in-process kzoo coordinator on 127.0.0.1:0.
-func startCoordinator(t *testing.T) string {
+func startCoordinator(t testing.TB) string {
 	t.Helper()
 	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
 	cfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
@@ -44,12 +44,18 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	zk      string
 	dirs    []string
 	extra   []string
 	mu      sync.Mutex
 	brokers []*Server
+}
+
+func startClusterB(b *testing.B, n int, extra ...string) *testCluster {
+	c := startCluster2(b, n, extra...)
+	c.waitBrokers(n)
+	return c
 }
 
 // startCluster starts n brokers on one coordinator (chroot /kafka).
@@ -60,7 +66,7 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	return c
 }
 
-func startCluster2(t *testing.T, n int, extra ...string) *testCluster {
+func startCluster2(t testing.TB, n int, extra ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, zk: startCoordinator(t) + "/kafka", extra: extra, brokers: make([]*Server, n)}
 	for i := range n {

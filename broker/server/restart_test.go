@@ -1,0 +1,57 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func consumeAll(t *testing.T, c *testCluster, topic string, n int) map[string]bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons := c.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(500*time.Millisecond))
+	got := map[string]bool{}
+	for len(got) < n && ctx.Err() == nil {
+		fs := cons.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
+	}
+	return got
+}
+
+func TestBrokerRestartKeepsLog(t *testing.T) {
+	c := startCluster(t, 3)
+	adm := c.admin()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := adm.CreateTopic(ctx, 6, 1, nil, "durable")
+	require.NoError(t, err)
+	require.NoError(t, r.Err)
+	p := c.client(kgo.DefaultProduceTopic("durable"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	var recs []*kgo.Record
+	for i := range 600 {
+		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("r%d", i))})
+	}
+	require.NoError(t, p.ProduceSync(ctx, recs...).FirstErr())
+
+	// meta.properties is written like Kafka's.
+	meta, err := os.ReadFile(filepath.Join(c.dirs[1], "meta.properties"))
+	require.NoError(t, err)
+	require.Contains(t, string(meta), "broker.id=1\n")
+	require.Contains(t, string(meta), "cluster.id="+c.brokers[1].ClusterID()+"\n")
+
+	c.stop(1)
+	c.start(1)
+	c.waitBrokers(3)
+	got := consumeAll(t, c, "durable", 600)
+	require.Len(t, got, 600)
+	for i := range 600 {
+		require.True(t, got[fmt.Sprintf("r%d", i)], "r%d", i)
+	}
+}
