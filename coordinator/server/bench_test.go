@@ -72,7 +72,7 @@ func benchClients(b *testing.B, s *Server, conns, window int, mk func(conn, i in
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
-	if n, _, _ := s.stats.fsync.snapshot(); n > 0 {
+	if n := s.stats.fsync.stat().count; n > 0 {
 		b.ReportMetric(float64(b.N)/float64(n), "writes/fsync")
 	}
 }

@@ -87,18 +87,21 @@ func (s *Server) runFourLetter(b *bytes.Buffer, cmd string, self *conn) {
 		for _, g := range s.gauges() {
 			fmt.Fprintf(b, "zk_%s\t%s\n", g.name, g.value)
 		}
+		// fsynctime is a BASIC summary (avg/min/max/cnt/sum), the request
+		// latencies ADVANCED ones (plus p50/p95/p99/p999), as in ServerMetrics.
 		for _, sm := range []struct {
-			name string
-			s    *summary
-		}{{"fsynctime", &s.stats.fsync}, {"updatelatency", &s.stats.update}, {"readlatency", &s.stats.read}} {
-			count, sum, qs := sm.s.snapshot()
-			avg := 0.0
-			if count > 0 {
-				avg = sum / float64(count)
+			name     string
+			s        *summary
+			advanced bool
+		}{{"fsynctime", &s.stats.fsync, false}, {"readlatency", &s.stats.read, true}, {"updatelatency", &s.stats.update, true}} {
+			st := sm.s.stat()
+			fmt.Fprintf(b, "zk_avg_%s\t%s\nzk_min_%s\t%s\nzk_max_%s\t%s\nzk_cnt_%s\t%d\nzk_sum_%s\t%s\n",
+				sm.name, javaDouble(st.avg), sm.name, javaDouble(st.min), sm.name, javaDouble(st.max),
+				sm.name, st.count, sm.name, javaDouble(st.sum))
+			if sm.advanced {
+				fmt.Fprintf(b, "zk_p50_%s\t%s\nzk_p95_%s\t%s\nzk_p99_%s\t%s\nzk_p999_%s\t%s\n",
+					sm.name, javaDouble(st.p50), sm.name, javaDouble(st.p95), sm.name, javaDouble(st.p99), sm.name, javaDouble(st.p999))
 			}
-			fmt.Fprintf(b, "zk_avg_%s\t%s\nzk_cnt_%s\t%d\nzk_sum_%s\t%s\nzk_p50_%s\t%s\nzk_p99_%s\t%s\n",
-				sm.name, javaDouble(avg), sm.name, count, sm.name, javaDouble(sum),
-				sm.name, javaDouble(qs[0]), sm.name, javaDouble(qs[2]))
 		}
 	case "conf":
 		cfg := s.cfg

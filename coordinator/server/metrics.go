@@ -50,19 +50,24 @@ func (st *stats) latencies() (minMs int64, avg float64, maxMs int64) {
 	return st.latMin, float64(st.latTotal) / float64(st.latCount), st.latMax
 }
 
-// summary keeps a count, a sum and the last samples for quantiles, in
-// milliseconds like ZooKeeper's Prometheus summaries.
+// summary keeps a count, a sum, the extremes and the last samples for
+// quantiles, in milliseconds like ZooKeeper's summaries.
 type summary struct {
-	mu      sync.Mutex
-	count   int64
-	sum     float64
-	samples [1024]float64
-	n       int
+	mu       sync.Mutex
+	count    int64
+	sum      float64
+	min, max float64
+	samples  [1024]float64
+	n        int
 }
 
 func (s *summary) observe(d time.Duration) {
 	ms := float64(d.Microseconds()) / 1000
 	s.mu.Lock()
+	if s.count == 0 || ms < s.min {
+		s.min = ms
+	}
+	s.max = max(s.max, ms)
 	s.samples[s.count%int64(len(s.samples))] = ms
 	s.count++
 	s.sum += ms
@@ -70,19 +75,28 @@ func (s *summary) observe(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *summary) snapshot() (count int64, sum float64, qs [3]float64) {
+// summaryStat is a summary read at one moment.
+type summaryStat struct {
+	count                    int64
+	sum, avg, min, max       float64
+	p50, p90, p95, p99, p999 float64
+}
+
+func (s *summary) stat() summaryStat {
 	s.mu.Lock()
 	xs := slices.Clone(s.samples[:s.n])
-	count, sum = s.count, s.sum
+	st := summaryStat{count: s.count, sum: s.sum, min: s.min, max: s.max}
 	s.mu.Unlock()
+	if st.count > 0 {
+		st.avg = st.sum / float64(st.count)
+	}
 	if len(xs) == 0 {
-		return
+		return st
 	}
 	slices.Sort(xs)
-	for i, q := range []float64{0.5, 0.9, 0.99} {
-		qs[i] = xs[min(int(q*float64(len(xs))), len(xs)-1)]
-	}
-	return
+	q := func(f float64) float64 { return xs[min(int(f*float64(len(xs))), len(xs)-1)] }
+	st.p50, st.p90, st.p95, st.p99, st.p999 = q(0.5), q(0.9), q(0.95), q(0.99), q(0.999)
+	return st
 }
 
 // javaDouble formats a float as Java's Double.toString does for ordinary
@@ -172,11 +186,14 @@ func (s *Server) writeMetrics(out io.Writer) {
 		name string
 		s    *summary
 	}{{"fsynctime", &s.stats.fsync}, {"updatelatency", &s.stats.update}, {"readlatency", &s.stats.read}} {
-		count, sum, qs := sm.s.snapshot()
+		st := sm.s.stat()
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s summary\n", sm.name, sm.name, sm.name)
-		for i, q := range []string{"0.5", "0.9", "0.99"} {
-			fmt.Fprintf(w, "%s{quantile=%q} %s\n", sm.name, q, javaDouble(qs[i]))
+		for _, q := range []struct {
+			label string
+			v     float64
+		}{{"0.5", st.p50}, {"0.9", st.p90}, {"0.99", st.p99}} {
+			fmt.Fprintf(w, "%s{quantile=%q} %s\n", sm.name, q.label, javaDouble(q.v))
 		}
-		fmt.Fprintf(w, "%s_count %d\n%s_sum %s\n", sm.name, count, sm.name, javaDouble(sum))
+		fmt.Fprintf(w, "%s_count %d\n%s_sum %s\n", sm.name, st.count, sm.name, javaDouble(st.sum))
 	}
 }
