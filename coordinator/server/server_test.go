@@ -1,11 +1,15 @@
 package server
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
+
+	"kzoo/coordinator/config"
 )
 
 func TestServerBasicOps(t *testing.T) {
@@ -64,4 +68,26 @@ func TestServerBasicOps(t *testing.T) {
 	acls, _, err := c.GetACL("/a")
 	require.NoError(t, err)
 	require.Equal(t, acl, acls)
+}
+
+func TestServerLogLineFormat(t *testing.T) {
+	var b strings.Builder
+	l := slog.New(newZKHandler(&b, 3))
+	l.Warn("Too many connections from /127.0.0.1 - max is 2")
+	require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[myid:3\] - WARN  \[coordinator/server\] - Too many connections from /127\.0\.0\.1 - max is 2\n$`, b.String())
+}
+
+func TestServerNewChecksConfig(t *testing.T) {
+	_, err := New(Options{})
+	require.ErrorIs(t, err, ErrNoConfig)
+	cfg := testConfig(t)
+	cfg.Servers = []config.Server{{ID: 1, Host: "a"}, {ID: 2, Host: "b"}, {ID: 3, Host: "c"}}
+	_, err = New(Options{Config: cfg})
+	require.ErrorIs(t, err, ErrEnsemble)
+
+	// Closed before Start: Start refuses.
+	s, err := New(Options{Config: testConfig(t)})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, s.Start(), ErrClosed)
 }
