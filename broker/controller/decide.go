@@ -269,3 +269,32 @@ func ValidReassignment(target []int32, registered func(int32) bool) error {
 	}
 	return nil
 }
+
+// BeginReassignment is the state of a partition as a reassignment starts or
+// is redirected (full is the replica set from ReassignTo): replicas that
+// are no longer part of it (earlier adding replicas left out of the new
+// target) leave the ISR, a leader among them is replaced from the ISR, and
+// the leader epoch goes up so every replica learns the new replica set.
+func BeginReassignment(full []int32, cur LeaderAndISR, alive func(int32) bool) LeaderAndISR {
+	isr := slices.DeleteFunc(slices.Clone(cur.ISR), func(r int32) bool { return !slices.Contains(full, r) })
+	next := LeaderAndISR{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr}
+	if cur.Leader != NoLeader && !slices.Contains(full, cur.Leader) {
+		next.Leader, _ = ElectLeader(full, isr, alive, false)
+	}
+	if len(next.ISR) == 0 {
+		// Every in-sync replica would go: keep them rather than lose the
+		// partition's data (callers avoid this by counting adding replicas
+		// that joined the ISR as origin replicas; see ReassignTo).
+		return LeaderAndISR{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: slices.Clone(cur.ISR)}
+	}
+	return next
+}
+
+// PendingAdding is the adding replicas of a reassignment in progress that
+// have not joined the ISR yet. Passing it to ReassignTo (instead of all
+// adding replicas) keeps an in-sync replica in the replica set when a
+// reassignment is redirected, so that a redirect can never drop every
+// in-sync replica.
+func PendingAdding(adding, isr []int32) []int32 {
+	return slices.DeleteFunc(slices.Clone(adding), func(r int32) bool { return slices.Contains(isr, r) })
+}

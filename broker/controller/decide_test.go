@@ -3,7 +3,9 @@ package controller
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -168,9 +170,16 @@ func TestElectSimulation(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
+	if v, err := strconv.Atoi(os.Getenv("SIM_SEEDS")); err == nil && v > 0 {
+		seeds = v // make sim
+	}
+	first := int64(1)
+	if v, err := strconv.ParseInt(os.Getenv("SIM_SEED"), 10, 64); err == nil {
+		first, seeds = v, 1 // replay one seed
+	}
+	for seed := first; seed < first+int64(seeds); seed++ {
 		if msg := simulate(seed, 200); msg != "" {
-			t.Fatalf("seed %d: %s", seed, msg)
+			t.Fatalf("seed %d: %s (replay: SIM_SEED=%d go test -run TestElectSimulation ./broker/controller/)", seed, msg, seed)
 		}
 	}
 }
@@ -179,6 +188,8 @@ type simPart struct {
 	assigned []int32
 	st       LeaderAndISR
 	created  bool
+	// A reassignment in progress: its target and the replicas being added.
+	target, adding []int32
 }
 
 func simulate(seed int64, steps int) string {
@@ -205,7 +216,8 @@ func simulate(seed int64, steps int) string {
 	// leader acknowledged; a clean election must pick one of them.
 	caughtUp := map[int32]map[int32]bool{}
 	step := func(what string) string {
-		for p, sp := range parts {
+		for _, p := range SortedIDs(parts) {
+			sp := parts[p]
 			if !sp.created {
 				if st, ok := InitialState(sp.assigned, alive); ok {
 					sp.st, sp.created = st, true
@@ -231,8 +243,20 @@ func simulate(seed int64, steps int) string {
 				caughtUp[p] = map[int32]bool{next.Leader: true} // unclean: history restarts at the new leader
 			}
 			sp.st = next
+			if sp.target != nil {
+				if done, ok := CompleteReassignment(sp.target, sp.st, alive); ok {
+					if !caughtUp[p][done.Leader] && !unclean {
+						return fmt.Sprintf("%s: p%d: reassignment moved leadership to %d which had not caught up", what, p, done.Leader)
+					}
+					if !slices.Contains(sp.target, done.Leader) {
+						return fmt.Sprintf("%s: p%d: reassignment leader %d outside target %v", what, p, done.Leader, sp.target)
+					}
+					sp.st, sp.assigned, sp.target, sp.adding = done, sp.target, nil, nil
+				}
+			}
 		}
-		for p, sp := range parts {
+		for _, p := range SortedIDs(parts) {
+			sp := parts[p]
 			if msg := checkInvariants(sp, alive, unclean); msg != "" {
 				return fmt.Sprintf("%s: p%d %v: %s", what, p, sp.st, msg)
 			}
@@ -252,12 +276,13 @@ func simulate(seed int64, steps int) string {
 		case r < 6:
 			what = fmt.Sprintf("step %d: restart %d", i, b)
 			up[b] = true
-		case r < 8:
+		case r < 7:
 			what = fmt.Sprintf("step %d: controlled shutdown %d", i, b)
 			if !up[b] {
 				continue
 			}
-			for p, sp := range parts {
+			for _, p := range SortedIDs(parts) {
+				sp := parts[p]
 				if !sp.created || !slices.Contains(sp.assigned, b) {
 					continue
 				}
@@ -272,11 +297,48 @@ func simulate(seed int64, steps int) string {
 				sp.st = next
 			}
 			up[b] = false
+		case r < 8:
+			// A reassignment of one partition to live brokers.
+			var live []int32
+			for _, id := range brokers {
+				if up[id] {
+					live = append(live, id)
+				}
+			}
+			p := int32(rng.Intn(len(parts)))
+			sp := parts[p]
+			if len(live) == 0 || !sp.created {
+				continue
+			}
+			rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+			target := live[:1+rng.Intn(len(live))]
+			what = fmt.Sprintf("step %d: reassign p%d %v -> %v", i, p, sp.assigned, target)
+			if err := ValidReassignment(target, func(id int32) bool { return up[id] }); err != nil {
+				return fmt.Sprintf("%s: %v", what, err)
+			}
+			full, add, remove := ReassignTo(sp.assigned, PendingAdding(sp.adding, sp.st.ISR), target)
+			for _, r := range target {
+				if !slices.Contains(full, r) {
+					return fmt.Sprintf("%s: target replica %d missing from %v", what, r, full)
+				}
+			}
+			for _, r := range remove {
+				if slices.Contains(target, r) {
+					return fmt.Sprintf("%s: removing target replica %d", what, r)
+				}
+			}
+			prev := sp.st
+			sp.st = BeginReassignment(full, sp.st, alive)
+			if sp.st.Leader != prev.Leader && sp.st.Leader != NoLeader && !unclean && !caughtUp[p][sp.st.Leader] {
+				return fmt.Sprintf("%s: leadership moved to %d which had not caught up", what, sp.st.Leader)
+			}
+			sp.assigned, sp.adding, sp.target = full, add, slices.Clone(target)
 		default:
 			// A leader writes, then a live follower catches up and the
 			// leader adds it to the ISR.
 			what = fmt.Sprintf("step %d: catch-up", i)
-			for p, sp := range parts {
+			for _, p := range SortedIDs(parts) {
+				sp := parts[p]
 				if !sp.created || sp.st.Leader == NoLeader {
 					continue
 				}
@@ -379,4 +441,21 @@ func TestReassignPure(t *testing.T) {
 	err := ValidReassignment([]int32{1, 7}, reg)
 	require.ErrorIs(t, err, ErrInvalidReplicaAssignment)
 	require.Contains(t, err.Error(), "broker 7")
+}
+
+func TestReassignRedirectKeepsInSyncReplicas(t *testing.T) {
+	alive := aliveSet(1, 2, 3, 4)
+	// 1,2 -> 3 is running; 3 already joined the ISR. Redirecting to 4 keeps
+	// 3 (in sync) as an origin replica; only a still-pending adder would go.
+	full, add, remove := ReassignTo([]int32{3, 1, 2}, PendingAdding([]int32{3}, []int32{1, 3}), []int32{4})
+	require.Equal(t, []int32{4, 3, 1, 2}, full)
+	require.Equal(t, []int32{4}, add)
+	require.Equal(t, []int32{3, 1, 2}, remove)
+	// Without the ISR rule, 3 would be dropped.
+	full, _, _ = ReassignTo([]int32{3, 1, 2}, []int32{3}, []int32{4})
+	require.Equal(t, []int32{4, 1, 2}, full)
+	next := BeginReassignment(full, LeaderAndISR{3, 7, []int32{3, 1}}, alive)
+	require.Equal(t, LeaderAndISR{1, 8, []int32{1}}, next, "a dropped leader is replaced from the ISR")
+	next = BeginReassignment([]int32{4}, LeaderAndISR{3, 7, []int32{3}}, alive)
+	require.Equal(t, LeaderAndISR{3, 8, []int32{3}}, next, "the last in-sync replica is never dropped")
 }

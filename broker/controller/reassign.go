@@ -98,6 +98,7 @@ func (l *leader) reassignPartitions(name string, moves []move) []error {
 	out := make([]error, len(moves))
 	t := l.topics[name]
 	var started []int32
+	dropped := map[int32][]tp{} // earlier adding replicas left out of a redirect
 	for i, m := range moves {
 		if t == nil || t.deleting || t.parts[m.part] == nil {
 			out[i] = kerr.UnknownTopicOrPartition
@@ -116,9 +117,14 @@ func (l *leader) reassignPartitions(name string, moves []move) []error {
 			out[i] = fmt.Errorf("%w: %v", kerr.InvalidReplicaAssignment, err)
 			continue
 		}
-		full, add, remove := ReassignTo(replicas, adding, target)
+		full, add, remove := ReassignTo(replicas, PendingAdding(adding, t.parts[p].state.ISR), target)
 		if slices.Equal(full, replicas) && slices.Equal(add, adding) && slices.Equal(remove, t.assign.RemovingReplicas[p]) {
 			continue // nothing to do
+		}
+		for _, r := range replicas {
+			if !slices.Contains(full, r) {
+				dropped[r] = append(dropped[r], tp{name, p})
+			}
 		}
 		l.setReassignment(t, p, full, add, remove)
 		started = append(started, p)
@@ -137,7 +143,7 @@ func (l *leader) reassignPartitions(name string, moves []move) []error {
 		}
 		return out
 	}
-	l.beginReassignment(name, started)
+	l.beginReassignment(name, started, dropped)
 	return out
 }
 
@@ -165,19 +171,27 @@ func (l *leader) setReassignment(t *topic, p int32, full, add, remove []int32) {
 	}
 }
 
-// beginReassignment bumps the leader epoch of the moving partitions so that
-// every replica, old and new, hears of the new replica set, then sees
-// whether some can complete at once.
-func (l *leader) beginReassignment(name string, parts []int32) {
-	var changed []tp
+// beginReassignment applies BeginReassignment to the moving partitions so
+// that every replica, old and new, hears of the new replica set; replicas
+// dropped by a redirect are told to delete theirs. Then it sees whether
+// some can complete at once.
+func (l *leader) beginReassignment(name string, parts []int32, dropped map[int32][]tp) {
+	alive := l.aliveFn()
+	t := l.topics[name]
+	cs := make([]change, 0, len(parts))
 	for _, p := range parts {
-		if l.update(name, p, func(cur LeaderAndISR) (LeaderAndISR, bool) {
-			return LeaderAndISR{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: cur.ISR}, true
-		}) {
-			changed = append(changed, tp{name, p})
+		full := t.assign.Partitions[p]
+		cs = append(cs, change{x: tp{name, p}, decide: func(cur LeaderAndISR) (LeaderAndISR, bool) {
+			return BeginReassignment(full, cur, alive), true
+		}})
+	}
+	changed := l.updateAll(cs)
+	l.announce(changed, false)
+	for _, b := range SortedIDs(dropped) {
+		if _, ok := l.live[b]; ok {
+			l.sendStopReplica(b, dropped[b], true, nil)
 		}
 	}
-	l.announce(changed, false)
 	l.maybeCompleteReassignments(changed)
 }
 
