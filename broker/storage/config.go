@@ -21,6 +21,9 @@ type Config struct {
 	CleanupPolicy      string // cleanup.policy: delete | compact | "compact,delete"
 	TimestampType      string // message.timestamp.type: CreateTime | LogAppendTime
 	Compression        string // compression.type: producer | uncompressed | gzip | snappy | lz4 | zstd
+
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, 0.5
+	DeleteRetentionMs      int64   // delete.retention.ms, 86400000: how long compaction keeps tombstones
 }
 
 // Defaults returns Kafka 3.x's topic defaults.
@@ -38,6 +41,9 @@ func Defaults() Config {
 		CleanupPolicy:      "delete",
 		TimestampType:      "CreateTime",
 		Compression:        "producer",
+
+		MinCleanableDirtyRatio: 0.5,
+		DeleteRetentionMs:      24 * 3600 * 1000,
 	}
 }
 
@@ -84,6 +90,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Compression == "" {
 		c.Compression = d.Compression
+	}
+	if c.MinCleanableDirtyRatio <= 0 || c.MinCleanableDirtyRatio > 1 {
+		c.MinCleanableDirtyRatio = d.MinCleanableDirtyRatio
+	}
+	if c.DeleteRetentionMs <= 0 {
+		c.DeleteRetentionMs = d.DeleteRetentionMs
 	}
 	return c
 }

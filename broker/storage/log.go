@@ -51,6 +51,7 @@ type Log struct {
 	closed    bool
 	deleted   bool
 	flushedTo int64 // offset below which everything is fsynced
+	cleanedTo int64 // compaction has cleaned the segments below this offset
 }
 
 // Open opens or creates the log in dir, whose name must be "topic-partition".
@@ -103,6 +104,9 @@ func (l *Log) load(nowMs int64) error {
 				os.Remove(filepath.Join(l.dir, e.Name()))
 			}
 		}
+	}
+	if err := l.recoverSwaps(); err != nil {
+		return err
 	}
 	bases, err := listSegments(l.dir)
 	if err != nil {

@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// appendKeyed appends one batch per round, each holding keys k0..k(n-1)
+// with value "r<round>".
+func appendKeyed(t *testing.T, l *Log, codec kgo.CompressionCodec, rounds, keys int, ts int64) {
+	t.Helper()
+	for r := 0; r < rounds; r++ {
+		recs := make([]testRec, keys)
+		for k := range recs {
+			recs[k] = testRec{key: []byte(fmt.Sprintf("k%d", k)), value: []byte(fmt.Sprintf("r%d", r)), ts: ts}
+		}
+		_, err := l.AppendLeader(mkBatch(t, codec, recs), 0, ts)
+		require.NoError(t, err)
+	}
+}
+
+func readAll(t *testing.T, l *Log) []gotRec {
+	t.Helper()
+	var all []gotRec
+	for off := l.StartOffset(); off < l.EndOffset(); {
+		got, err := l.Read(off, 1<<20, l.EndOffset(), true)
+		require.NoError(t, err)
+		if len(got) == 0 {
+			break
+		}
+		recs := decodeBatches(t, got)
+		for _, r := range recs {
+			if r.offset >= off {
+				all = append(all, r)
+			}
+		}
+		var last batchHeader
+		for rest := got; len(rest) > 0; rest = rest[last.size():] {
+			last = parseHeader(rest)
+		}
+		off = last.lastOffset() + 1
+	}
+	return all
+}
+
+func TestStorageCompactKeepsLatestPerKey(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		codec kgo.CompressionCodec
+	}{{"none", kgo.NoCompression()}, {"zstd", kgo.ZstdCompression()}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := testDir(t)
+			cfg := Config{CleanupPolicy: "compact", SegmentBytes: 400, IndexIntervalBytes: 1}
+			l, _ := openLog(t, dir, cfg, 0)
+			appendKeyed(t, l, c.codec, 20, 4, 1000) // offsets 0..79, round r at 4r..4r+3
+			before := l.NumSegments()
+			require.Greater(t, before, 3)
+			leo := l.EndOffset()
+			res, err := l.Compact(2000)
+			require.NoError(t, err)
+			require.Greater(t, res.RecordsRemoved, 0)
+			require.Less(t, res.BytesAfter, res.BytesBefore)
+			require.LessOrEqual(t, l.NumSegments(), before)
+			require.Equal(t, leo, l.EndOffset(), "compaction never changes offsets")
+
+			all := readAll(t, l)
+			seen := map[string]int64{}
+			for i, r := range all {
+				if i > 0 {
+					require.Greater(t, r.offset, all[i-1].offset)
+				}
+				// offsets are the original ones: round = offset/4, key = offset%4
+				require.Equal(t, fmt.Sprintf("k%d", r.offset%4), r.key)
+				require.Equal(t, fmt.Sprintf("r%d", r.offset/4), r.value)
+				seen[r.key] = r.offset
+			}
+			for k := 0; k < 4; k++ {
+				require.Equal(t, int64(76+k), seen[fmt.Sprintf("k%d", k)], "latest value of k%d survives", k)
+			}
+			// the active segment is untouched, the cleaned part holds one record per key at most
+			require.Less(t, len(all), 80)
+
+			// a second pass finds nothing dirty
+			res, err = l.Compact(2000)
+			require.NoError(t, err)
+			require.Zero(t, res.RecordsRemoved)
+
+			// the cleaned log survives a clean restart and a crash
+			require.NoError(t, l.Close())
+			l2, sink := openLog(t, dir, cfg, 0)
+			require.Empty(t, sink.all())
+			require.Equal(t, all, readAll(t, l2))
+			off, ts, ok := l2.OffsetForTimestamp(1000)
+			require.True(t, ok)
+			require.Equal(t, int64(1000), ts)
+			require.Equal(t, all[0].offset, off)
+		})
+	}
+}
+
+func TestStorageCompactTombstones(t *testing.T) {
+	cfg := Config{CleanupPolicy: "compact", SegmentBytes: 200, DeleteRetentionMs: 1000}
+	l, _ := openLog(t, testDir(t), cfg, 0)
+	_, err := l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), value: []byte("1"), ts: 100}, {key: []byte("b"), value: []byte("1"), ts: 100}}), 0, 0)
+	require.NoError(t, err)
+	_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), ts: 100}}), 0, 0) // tombstone
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("c"), value: []byte("x"), ts: 100}}), 0, 0)
+		require.NoError(t, err)
+	}
+	_, err = l.Compact(500) // tombstone young: kept
+	require.NoError(t, err)
+	keys := func() map[string]bool {
+		m := map[string]bool{}
+		for _, r := range readAll(t, l) {
+			m[r.key] = true
+		}
+		return m
+	}
+	require.Equal(t, map[string]bool{"a": true, "b": true, "c": true}, keys())
+	l.mu.Lock()
+	l.cleanedTo = 0 // make it dirty again
+	l.mu.Unlock()
+	_, err = l.Compact(5000) // tombstone older than delete.retention.ms: gone, and with it key a
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"b": true, "c": true}, keys())
+}
+
+func TestStorageCompactOnlyWhenConfigured(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{SegmentBytes: 200}, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 10, 2, 1)
+	res, err := l.Compact(0)
+	require.NoError(t, err)
+	require.Zero(t, res.RecordsRemoved)
+	require.Len(t, readAll(t, l), 20)
+}
+
+func TestStorageCompactRecoversInterruptedSwap(t *testing.T) {
+	dir := testDir(t)
+	cfg := Config{CleanupPolicy: "compact", SegmentBytes: 400}
+	l, _ := openLog(t, dir, cfg, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 20, 4, 1000)
+	require.NoError(t, l.Close())
+	bases, err := listSegments(dir)
+	require.NoError(t, err)
+	require.Greater(t, len(bases), 3)
+	// a swap that replaces the first two segments: here, their concatenation
+	a, err := os.ReadFile(segName(dir, bases[0], logSuffix))
+	require.NoError(t, err)
+	b, err := os.ReadFile(segName(dir, bases[1], logSuffix))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(segName(dir, bases[0], logSuffix+swapSuffix), append(a, b...), 0o644))
+	require.NoError(t, os.WriteFile(segName(dir, bases[0], indexSuffix+swapSuffix), []byte("stale"), 0o644))
+	require.NoError(t, os.WriteFile(segName(dir, bases[2], logSuffix+cleanedSuffix), []byte("partial"), 0o644))
+	l2, sink := openLog(t, dir, cfg, 0)
+	require.NotEmpty(t, sink.all())
+	after, err := listSegments(dir)
+	require.NoError(t, err)
+	require.Equal(t, len(bases)-1, len(after))
+	require.Len(t, readAll(t, l2), 80)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		require.NotContains(t, e.Name(), cleanedSuffix)
+		require.NotContains(t, e.Name(), swapSuffix)
+	}
+}
+
+func TestStorageCompactMergesSmallSegments(t *testing.T) {
+	cfg := Config{CleanupPolicy: "compact", SegmentBytes: 400}
+	l, _ := openLog(t, testDir(t), cfg, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 20, 4, 1000)
+	_, err := l.Compact(0)
+	require.NoError(t, err)
+	n := l.NumSegments()
+	l.mu.Lock()
+	l.cleanedTo = 0
+	l.mu.Unlock()
+	_, err = l.Compact(0)
+	require.NoError(t, err)
+	require.Less(t, l.NumSegments(), n, "cleaned segments small enough to share one are merged")
+	all := readAll(t, l)
+	for _, r := range all {
+		require.Equal(t, fmt.Sprintf("r%d", r.offset/4), r.value)
+	}
+	require.Equal(t, int64(80), l.EndOffset())
+}
