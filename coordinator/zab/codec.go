@@ -133,7 +133,7 @@ func UnmarshalMessage(b []byte) (*Message, error) {
 		m.Entries = append(m.Entries, Entry{Zxid: z, Data: r.bytes()})
 	}
 	m.Data = r.bytes()
-	if r.bad || len(r.b) != 0 || m.Type > MsgDisconnected || m.Type == MsgDisconnected {
+	if r.bad || len(r.b) != 0 || m.Type > MsgTouch || m.Type == MsgDisconnected {
 		return nil, ErrBadMessage
 	}
 	return m, nil

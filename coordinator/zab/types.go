@@ -96,10 +96,11 @@ const (
 	MsgPingReply                   // learner → leader
 	MsgForward                     // learner → leader: Data, a client write to propose
 	MsgDisconnected                // local only: the connection to From broke
+	MsgTouch                       // learner → leader: Data = session ids with traffic; for the driver, the core ignores it
 )
 
 var msgNames = [...]string{"vote", "followerinfo", "newepoch", "ackepoch", "sync", "newleader",
-	"acknewleader", "uptodate", "proposal", "ack", "commit", "inform", "ping", "pingreply", "forward", "disconnected"}
+	"acknewleader", "uptodate", "proposal", "ack", "commit", "inform", "ping", "pingreply", "forward", "disconnected", "touch"}
 
 func (t MsgType) String() string {
 	if int(t) < len(msgNames) {
