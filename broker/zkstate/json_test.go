@@ -72,7 +72,8 @@ func FuzzZkStateDecode(f *testing.F) {
 		`{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://localhost:9092"],"jmx_port":-1,"port":9092,"host":"localhost","version":5,"timestamp":"1669000000000"}`,
 		`{"version":2,"partitions":{"0":[1,2,3]},"adding_replicas":{},"removing_replicas":{},"topic_id":"d4mO5JbkTfKbdcF9rPxXbQ"}`,
 		`{"controller_epoch":1,"leader":0,"version":1,"leader_epoch":0,"isr":[0]}`,
-		`{"version":1,"brokerid":2,"timestamp":"1"}`, `{"version":1,"config":{"a":"b"}}`, `{"version":"1","id":"x"}`, `7`, ``,
+		`{"version":1,"brokerid":2,"timestamp":"1"}`, `{"version":1,"broker":1,"block_start":"0","block_end":"999"}`,
+		`{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}`, `{"version":1,"config":{"a":"b"}}`, `{"version":"1","id":"x"}`, `7`, ``,
 	} {
 		f.Add([]byte(s))
 	}
@@ -102,6 +103,17 @@ func FuzzZkStateDecode(f *testing.F) {
 			require.Equal(t, len(cfg), len(cfg2))
 		}
 		_, _ = DecodeClusterID(data)
+		if b, err := DecodeProducerIDBlock(data); err == nil {
+			b2, err := DecodeProducerIDBlock(EncodeProducerIDBlock(b))
+			require.NoError(t, err)
+			require.Equal(t, b, b2)
+		}
+		if rs, err := DecodeReassignments(data); err == nil {
+			rs2, err := DecodeReassignments(EncodeReassignments(rs))
+			require.NoError(t, err)
+			require.Equal(t, len(rs), len(rs2))
+		}
+		_, _ = DecodePartitionList(data)
 		_, _ = DecodeConfigChange(data)
 		_, _ = DecodeISRChange(data)
 	})

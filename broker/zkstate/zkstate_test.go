@@ -356,3 +356,42 @@ func TestZkStateISRChangeNotification(t *testing.T) {
 	require.Equal(t, []string{"isr_change_0000000000"}, kids)
 	require.Equal(t, `{"version":1,"partitions":[{"topic":"a","partition":1}]}`, raw(t, c, "/isr_change_notification/isr_change_0000000000"))
 }
+
+func TestZkStateProducerIDBlocks(t *testing.T) {
+	connect := zktest.Connect(t)
+	a, b := dial(t, connect), dial(t, connect)
+	blk, err := a.AllocateProducerIDs(1)
+	require.NoError(t, err)
+	require.Equal(t, zkstate.ProducerIDBlock{Broker: 1, Start: 0, End: 999}, blk)
+	require.Equal(t, `{"version":1,"broker":1,"block_start":"0","block_end":"999"}`, raw(t, a, "/latest_producer_id_block"))
+	// Concurrent claims never overlap.
+	const n = 8
+	got := make(chan zkstate.ProducerIDBlock, 2*n)
+	errs := make(chan error, 2*n)
+	for i := 0; i < n; i++ {
+		for j, c := range []*zkstate.Client{a, b} {
+			go func() {
+				blk, err := c.AllocateProducerIDs(int32(j))
+				got <- blk
+				errs <- err
+			}()
+		}
+	}
+	starts := map[int64]bool{}
+	for i := 0; i < 2*n; i++ {
+		require.NoError(t, <-errs)
+		blk := <-got
+		require.Equal(t, blk.Start+999, blk.End)
+		require.Zero(t, blk.Start%1000)
+		require.False(t, starts[blk.Start], "block %d handed out twice", blk.Start)
+		starts[blk.Start] = true
+	}
+	require.Len(t, starts, 2*n)
+	require.True(t, starts[int64(2*n)*1000], "blocks are consecutive")
+
+	s1, err := a.NextBrokerSequenceID()
+	require.NoError(t, err)
+	s2, err := b.NextBrokerSequenceID()
+	require.NoError(t, err)
+	require.Equal(t, s1+1, s2)
+}
