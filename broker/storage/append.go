@@ -60,7 +60,12 @@ func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (Appe
 	if len(records) == 0 {
 		return res, nil
 	}
-	if isLegacy(records) {
+	legacy := isLegacy(records)
+	if legacy {
+		// Kafka checks max.message.bytes on the messages as sent, before conversion
+		if err := checkLegacySizes(records, cfg.MaxMessageBytes); err != nil {
+			return res, l.errf(err)
+		}
 		v2, err := ConvertToV2(records)
 		if err != nil {
 			return res, l.errf(err)
@@ -78,7 +83,7 @@ func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (Appe
 		if err := checkCRC(b); err != nil {
 			return res, l.errf(err)
 		}
-		if size > cfg.MaxMessageBytes {
+		if size > cfg.MaxMessageBytes && !legacy {
 			return res, l.errf(fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes))
 		}
 		info, err := validateClientBatch(b, cfg.compacted())
@@ -306,10 +311,13 @@ func (l *Log) roll(base int64, nowMs int64) error {
 		}
 		return syncDir(l.dir)
 	}
-	if err := old.finalTimeEntry(); err != nil {
-		return err
+	l.mu.Lock()
+	err := old.finalTimeEntry()
+	if err == nil {
+		err = old.trim()
 	}
-	if err := old.trim(); err != nil {
+	l.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := old.sync(); err != nil {

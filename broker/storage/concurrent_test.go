@@ -32,6 +32,9 @@ func TestStorageConcurrentReadersAndWriter(t *testing.T) {
 				if end == start {
 					continue
 				}
+				l.OffsetForTimestamp(int64(reads % 400))
+				l.MaxTimestamp()
+				l.EndOffsetForEpoch(1)
 				off := start + int64(reads*7+r)%(end-start)
 				got, err := l.Read(off, 3000, end, true)
 				if errors.Is(err, kerr.OffsetOutOfRange) {

@@ -253,3 +253,21 @@ func DownConvert(batches []byte, magic int8) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// checkLegacySizes rejects a legacy set holding a top-level message (a
+// compressed wrapper counts as one) larger than maxBytes with
+// kerr.MessageTooLarge; framing errors are left to parseLegacy.
+func checkLegacySizes(set []byte, maxBytes int) error {
+	for pos := 0; len(set)-pos >= legacyOverhead; {
+		size := int64(int32(binary.BigEndian.Uint32(set[pos+8:])))
+		if size < 0 {
+			return nil
+		}
+		if legacyOverhead+size > int64(maxBytes) {
+			return fmt.Errorf("%w: legacy message at offset %d of %d bytes exceeds max.message.bytes %d",
+				kerr.MessageTooLarge, int64(binary.BigEndian.Uint64(set[pos:])), legacyOverhead+size, maxBytes)
+		}
+		pos += legacyOverhead + int(size)
+	}
+	return nil
+}

@@ -133,6 +133,18 @@ func TestStorageConvertLegacy(t *testing.T) {
 		_, err := ConvertToV2(m[:len(m)-1])
 		require.ErrorIs(t, err, kerr.CorruptMessage)
 	})
+	t.Run("max.message.bytes applies per legacy message", func(t *testing.T) {
+		var set []byte
+		for i := 0; i < 50; i++ {
+			set = append(set, mkLegacy(1, int64(i), 0, 1, nil, bytes.Repeat([]byte("x"), 30))...)
+		}
+		l, _ := openLog(t, testDir(t), Config{MaxMessageBytes: 100}, 0)
+		res, err := l.AppendLeader(set, 0, 0)
+		require.NoError(t, err, "50 small messages are fine even though their v2 batch is larger")
+		require.Equal(t, 50, res.Records)
+		_, err = l.AppendLeader(mkLegacy(1, 0, 0, 1, nil, bytes.Repeat([]byte("x"), 100)), 0, 0)
+		require.ErrorIs(t, err, kerr.MessageTooLarge)
+	})
 	t.Run("log append time wrapper", func(t *testing.T) {
 		inner := mkLegacy(1, 0, 0, 1, nil, []byte("x"))
 		b, err := ConvertToV2(mkLegacy(1, 0, codecGzip|attrLogAppendTime, 999, nil, legacyCodecs[0].enc(t, 1, inner)))

@@ -460,10 +460,12 @@ func (l *Log) Close() error {
 		return nil
 	}
 	act := l.active()
+	l.mu.Lock()
 	err := act.finalTimeEntry()
 	if err == nil {
 		err = act.trim()
 	}
+	l.mu.Unlock()
 	if err == nil {
 		err = l.flushLocked()
 	}
