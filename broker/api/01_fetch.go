@@ -128,7 +128,7 @@ func (h *Handler) fetchPartition(r *kmsg.FetchRequest, t tp, fp kmsg.FetchReques
 	start, end := p.log.StartOffset(), p.log.EndOffset()
 	if follower {
 		if fp.FetchOffset <= end {
-			p.followerLEO[r.ReplicaID] = fp.FetchOffset
+			p.recordFollowerFetch(r.ReplicaID, fp.FetchOffset, end, h.nowMs())
 		}
 		if p.maybeAdvanceHW(h.cfg.BrokerID) {
 			defer h.rm.notify()

@@ -58,11 +58,11 @@ func (h *Handler) handleLeaderAndISR(r *kmsg.LeaderAndISRRequest) kmsg.Response 
 			return kerr.StaleControllerEpoch.Code
 		}
 		wasLeader := p.isLeader
-		p.leader, p.leaderEpoch, p.isr, p.replicas = ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Replicas
+		p.leader, p.leaderEpoch, p.isr, p.replicas, p.zkVersion = ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Replicas, ps.ZKVersion
 		p.isLeader = ps.Leader == self
 		if p.isLeader {
 			if !wasLeader {
-				p.followerLEO = map[int32]int64{}
+				p.resetFollowerState(h.nowMs())
 			}
 			p.maybeAdvanceHW(self)
 		}

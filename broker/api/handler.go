@@ -71,6 +71,10 @@ type Store interface {
 type Controller interface {
 	IsActive() bool
 	ControlledShutdown(id int32, brokerEpoch int64) ([]kmsg.ControlledShutdownResponsePartitionsRemaining, error)
+	AlterPartition(req *kmsg.AlterPartitionRequest) *kmsg.AlterPartitionResponse
+	ElectLeaders(req *kmsg.ElectLeadersRequest) *kmsg.ElectLeadersResponse
+	AlterPartitionReassignments(req *kmsg.AlterPartitionAssignmentsRequest) *kmsg.AlterPartitionAssignmentsResponse
+	ListPartitionReassignments(req *kmsg.ListPartitionReassignmentsRequest) *kmsg.ListPartitionReassignmentsResponse
 }
 
 // Options wires a Handler to the outside world.
@@ -183,7 +187,11 @@ var Versions = map[int16][2]int16{
 	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
+	43: {0, 2},  // ElectLeaders
 	44: {0, 1},  // IncrementalAlterConfigs
+	45: {0, 0},  // AlterPartitionReassignments
+	46: {0, 0},  // ListPartitionReassignments
+	56: {0, 3},  // AlterPartition
 	60: {0, 1},  // DescribeCluster
 }
 
@@ -245,6 +253,14 @@ func (h *Handler) Handle(ctx context.Context, hdr *Header, req kmsg.Request) (km
 		return h.handleCreatePartitions(ctx, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return h.handleIncrementalAlterConfigs(r), nil
+	case *kmsg.ElectLeadersRequest:
+		return h.handleElectLeaders(r), nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return h.handleAlterPartitionAssignments(r), nil
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return h.handleListPartitionReassignments(r), nil
+	case *kmsg.AlterPartitionRequest:
+		return h.handleAlterPartition(r), nil
 	case *kmsg.DescribeClusterRequest:
 		return h.handleDescribeCluster(hdr, r), nil
 	}

@@ -38,6 +38,41 @@ type partition struct {
 	hw          int64
 	followerLEO map[int32]int64 // leader only: from follower fetches
 	minISR      int             // min.insync.replicas of the topic
+	zkVersion   int32           // partition epoch: the state znode's version
+
+	// Leader only, from follower fetches (Kafka's replica state): the last
+	// time each follower was caught up, and the leader's log end and time
+	// at its previous fetch.
+	caughtUpMs   map[int32]int64
+	lastFetchLEO map[int32]int64
+	lastFetchMs  map[int32]int64
+	isrInFlight  bool
+}
+
+// Lock should be held.
+func (p *partition) resetFollowerState(nowMs int64) {
+	p.followerLEO = map[int32]int64{}
+	p.caughtUpMs = map[int32]int64{}
+	p.lastFetchLEO = map[int32]int64{}
+	p.lastFetchMs = map[int32]int64{}
+	for _, r := range p.isr {
+		p.caughtUpMs[r] = nowMs
+	}
+}
+
+// recordFollowerFetch updates a follower's state the way Kafka's leader
+// does: caught up at this fetch when it asked for the log end, or as of its
+// previous fetch when it asked for at least the log end of then.
+//
+// Lock should be held.
+func (p *partition) recordFollowerFetch(r int32, fetchOffset, leo, nowMs int64) {
+	p.followerLEO[r] = fetchOffset
+	if fetchOffset >= leo {
+		p.caughtUpMs[r] = nowMs
+	} else if prev, ok := p.lastFetchLEO[r]; ok && fetchOffset >= prev {
+		p.caughtUpMs[r] = max(p.caughtUpMs[r], p.lastFetchMs[r])
+	}
+	p.lastFetchLEO[r], p.lastFetchMs[r] = leo, nowMs
 }
 
 func minISROf(cfg map[string]string) int {
@@ -209,7 +244,8 @@ func (rm *replicaManager) ensure(t tp, topicID [16]byte) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partition %s in %s: %w", t, dir, err)
 	}
-	p := &partition{tp: t, topicID: topicID, dir: dir, log: l, leader: -1, followerLEO: map[int32]int64{}, minISR: minISROf(cfg)}
+	p := &partition{tp: t, topicID: topicID, dir: dir, log: l, leader: -1, minISR: minISROf(cfg)}
+	p.resetFollowerState(0)
 	p.hw = l.EndOffset() // recovered below by the leader's HW protocol; a restart keeps what is on disk visible
 	rm.parts[t] = p
 	rm.onDisk[t] = dir

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,29 +18,7 @@ import (
 
 	"kzoo/broker/api"
 	"kzoo/broker/config"
-	zkconfig "kzoo/coordinator/config"
-	zkserver "kzoo/coordinator/server"
 )
-
-// startCoordinator runs an in-process kzoo coordinator on 127.0.0.1:0.
-func startCoordinator(t testing.TB) string {
-	t.Helper()
-	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
-	cfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
-	require.NoError(t, err)
-	cfg.ClientPort = 0
-	s, err := zkserver.New(zkserver.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(discard{}, nil))})
-	if err != nil {
-		t.Skipf("no coordinator: %v", err)
-	}
-	require.NoError(t, s.Start())
-	t.Cleanup(func() { s.Close() })
-	return s.Addr().String()
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 type testCluster struct {
 	t       testing.TB
@@ -172,4 +149,18 @@ func kadmFor(t *testing.T, addr string) *kadm.Client {
 	require.NoError(t, err)
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
+}
+
+// rawMetadata asks one broker directly (kgo caches metadata).
+func rawMetadata(addr string, topics ...string) (*kmsg.MetadataResponse, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kmsg.MetadataRequestTopic{Topic: kmsg.StringPtr(t)})
+	}
+	resp, err := api.Request(nil, addr, "test", req, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.MetadataResponse), nil
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"strconv"
 
+	"kzoo/broker/config"
 	"kzoo/broker/controller"
 )
 
@@ -16,6 +18,10 @@ func (s *Server) startController() error {
 		Logf:                  s.logf,
 		UncleanLeaderElection: s.cfg.UncleanLeaderElection,
 		TopicDeletionDisabled: !s.cfg.DeleteTopicEnable,
+		AutoLeaderRebalance:   s.cfg.AutoLeaderRebalance,
+
+		LeaderImbalanceCheckIntervalMs:     s.cfg.LeaderImbalanceCheckIntervalSeconds * 1000,
+		LeaderImbalancePerBrokerPercentage: imbalancePct(s.cfg),
 	})
 	s.h.SetController(s.ctrl)
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -35,4 +41,12 @@ func (s *Server) stopController() {
 		s.ctrlStop()
 		s.ctrlStop = nil
 	}
+}
+
+func imbalancePct(cfg *config.Config) int {
+	n, err := strconv.Atoi(cfg.Values["leader.imbalance.per.broker.percentage"])
+	if err != nil {
+		return 10
+	}
+	return n
 }

@@ -157,7 +157,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startController(); err != nil {
 		return err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.isrLoop()
 	go s.retentionLoop()
 	go s.configChangeLoop()
 	return nil
@@ -336,6 +337,22 @@ func (s *Server) retentionLoop() {
 			return
 		case <-t.C:
 			s.h.EnforceRetention()
+		}
+	}
+}
+
+// isrLoop lets leaders shrink and expand their ISRs.
+func (s *Server) isrLoop() {
+	defer s.wg.Done()
+	every := time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500)) * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.h.MaybeUpdateISRs()
 		}
 	}
 }

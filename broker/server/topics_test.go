@@ -145,9 +145,12 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	dr, err := adm.DeleteTopics(ctx, "b")
 	require.NoError(t, err)
 	require.NoError(t, dr["b"].Err)
-	md, err := adm.Metadata(ctx, "b")
-	require.NoError(t, err)
-	require.ErrorIs(t, md.Topics["b"].Err, kerr.UnknownTopicOrPartition)
+	for _, addr := range c.addrs() {
+		require.Eventually(t, func() bool {
+			m, err := rawMetadata(addr, "b")
+			return err == nil && m.Topics[0].ErrorCode == kerr.UnknownTopicOrPartition.Code
+		}, 20*time.Second, 20*time.Millisecond, addr)
+	}
 	list, err := adm.ListTopics(ctx)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"a", "c"}, list.Names())
