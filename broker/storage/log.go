@@ -121,15 +121,18 @@ func (l *Log) load(nowMs int64) error {
 		if n := len(l.segs); n > 0 {
 			prev := l.segs[n-1]
 			if s.size > 0 && s.base < prev.next {
+				s.close()
 				return fmt.Errorf("storage: %s starts at offset %d inside the previous segment, which ends at %d",
 					s.log.Name(), s.base, prev.next)
 			}
 		}
 		l.segs = append(l.segs, s)
 	}
-	l.epochs, err = loadEpochs(l.dir)
-	if err != nil {
-		return err
+	if l.epochs, err = loadEpochs(l.dir); err != nil {
+		l.logf("%v; rebuilding it from the batches", err)
+		if l.epochs, err = l.rebuildEpochs(); err != nil {
+			return err
+		}
 	}
 	if len(l.segs) == 0 {
 		start := l.readStartOffset(0)
@@ -220,6 +223,24 @@ func (l *Log) openSegment(base int64, last, recover bool, nowMs int64) (*segment
 		return nil, err
 	}
 	return s, nil
+}
+
+// rebuildEpochs recreates the leader epoch history from the partition
+// leader epoch of every batch, and saves it.
+func (l *Log) rebuildEpochs() (*epochCache, error) {
+	c := &epochCache{path: filepath.Join(l.dir, epochFile)}
+	for _, s := range l.segs {
+		sc := newScanner(s.log, 0, s.size, recoveryWindow)
+		for {
+			_, hdr, err := sc.next(false)
+			if err != nil {
+				break
+			}
+			h := parseHeader(hdr)
+			c.assign(h.leaderEpoch, h.baseOffset)
+		}
+	}
+	return c, c.save()
 }
 
 // scanTail finds a trusted segment's next offset, max timestamp and

@@ -604,3 +604,26 @@ func TestStorageRollByTimeUsesRecordTimestamps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, l.NumSegments())
 }
+
+func TestStorageEpochCheckpointRebuiltWhenUnreadable(t *testing.T) {
+	for _, content := range []string{"garbage", "0\n2\n1 0\n", "0\n2\n3 10\n1 20\n", "1\n0\n"} {
+		dir := testDir(t)
+		l, _ := openLog(t, dir, Config{}, 0)
+		for _, ep := range []int32{1, 1, 4} {
+			_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 5, 1), ep, 0)
+			require.NoError(t, err)
+		}
+		require.NoError(t, l.Close())
+		require.NoError(t, os.WriteFile(filepath.Join(dir, epochFile), []byte(content), 0o644))
+		l2, sink := openLog(t, dir, Config{}, 0)
+		require.NotEmpty(t, sink.all())
+		require.Contains(t, sink.all()[0], epochFile)
+		require.Equal(t, int32(4), l2.LatestEpoch())
+		e, o := l2.EndOffsetForEpoch(1)
+		require.Equal(t, int32(1), e)
+		require.Equal(t, int64(4), o)
+		b, err := os.ReadFile(filepath.Join(dir, epochFile))
+		require.NoError(t, err)
+		require.Equal(t, "0\n2\n1 0\n4 4\n", string(b))
+	}
+}
