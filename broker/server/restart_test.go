@@ -55,3 +55,50 @@ func TestBrokerRestartKeepsLog(t *testing.T) {
 		require.True(t, got[fmt.Sprintf("r%d", i)], "r%d", i)
 	}
 }
+
+func TestBrokerISRRejoinsAfterRestart(t *testing.T) {
+	c := startCluster(t, 3, "replica.lag.time.max.ms=3000")
+	adm := c.admin()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := adm.CreateTopic(ctx, 3, 3, nil, "isr")
+	require.NoError(t, err)
+	require.NoError(t, r.Err)
+	p := c.client(kgo.DefaultProduceTopic("isr"), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite())
+	produceN := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("i%d", i))})
+		}
+		require.NoError(t, p.ProduceSync(ctx, recs...).FirstErr())
+	}
+	produceN(0, 300)
+
+	c.stop(2)
+	// acks=all keeps working with the ISR shrunk to the live replicas.
+	produceN(300, 300)
+	c.start(2)
+	c.waitBrokers(3)
+
+	// Broker 2 catches up and every leader takes it back into the ISR.
+	addr := c.addrs()[0]
+	require.Eventually(t, func() bool {
+		m, err := rawMetadata(addr, "isr")
+		if err != nil || len(m.Topics) != 1 {
+			return false
+		}
+		for _, pt := range m.Topics[0].Partitions {
+			if len(pt.ISR) != 3 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	got := consumeAll(t, c, "isr", 600)
+	require.Len(t, got, 600)
+	var n int64
+	for _, pi := range c.brokers[2].h.HostedPartitions() {
+		n += pi.EndOffset
+	}
+	require.Equal(t, int64(600), n, "the restarted broker holds every record")
+}

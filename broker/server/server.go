@@ -449,7 +449,7 @@ func (s *Server) controlledShutdown() error {
 		}
 		req := kmsg.NewPtrControlledShutdownRequest()
 		req.Version = 3
-		req.BrokerID, req.BrokerEpoch = s.cfg.BrokerID, s.epoch
+		req.BrokerID, req.BrokerEpoch = s.cfg.BrokerID, s.zk.BrokerEpoch()
 		resp, err := api.Request(s.o.Dial, addr, "broker-"+strconv.Itoa(int(s.cfg.BrokerID))+"-shutdown", req, 30*time.Second)
 		if err != nil {
 			last = err
