@@ -84,6 +84,7 @@ func (l *leader) updateAll(cs []change) []tp {
 			}
 		default:
 			l.check(fmt.Sprintf("writing state of %s-%d", p.c.x.topic, p.c.x.part), p.err)
+			l.resyncLater()
 		}
 	}
 	return out
@@ -159,6 +160,7 @@ func (l *leader) initAll(xs []tp) []tp {
 			}
 		default:
 			l.check(fmt.Sprintf("creating state of %s-%d", p.x.topic, p.x.part), p.err)
+			l.resyncLater()
 		}
 	}
 	return out
@@ -177,4 +179,45 @@ func (l *leader) allPartitions() []tp {
 		}
 	}
 	return out
+}
+
+// resyncLater schedules a resync after a write whose outcome is unknown
+// (connection loss): the decision it carried is made again on fresh state.
+func (l *leader) resyncLater() {
+	if l.lost || l.resyncPending {
+		return
+	}
+	l.resyncPending = true
+	l.retryLater(event{kind: evResync})
+}
+
+// resync re-reads every partition state, announces those that differ from
+// what the controller believed, and decides again: new partitions are
+// started, leaders and ISRs reconciled with the live brokers.
+func (l *leader) resync() {
+	l.resyncPending = false
+	all := l.allPartitions()
+	states := make([]zkstate.PartitionState, len(all))
+	errs := make([]error, len(all))
+	parallel(len(all), func(i int) { states[i], errs[i] = l.zk.PartitionState(all[i].topic, all[i].part) })
+	var differ []tp
+	for i, x := range all {
+		part := l.topics[x.topic].parts[x.part]
+		switch {
+		case errs[i] == nil:
+			if !part.created || part.state.ZkVersion != states[i].ZkVersion {
+				part.state, part.created = states[i], true
+				differ = append(differ, x)
+			}
+		case errors.Is(errs[i], zkstate.ErrPartitionStateNotFound):
+			part.created = false
+		default:
+			l.check(fmt.Sprintf("re-reading state of %s-%d", x.topic, x.part), errs[i])
+			l.resyncLater()
+			return
+		}
+	}
+	l.announce(differ, false)
+	l.announce(l.initAll(all), true)
+	l.announce(l.reconcileAll(all), false)
 }

@@ -280,6 +280,7 @@ const (
 	evISRChanges
 	evAdminReassign
 	evAdminPreferred
+	evResync
 	evFunc
 )
 
@@ -306,6 +307,8 @@ type leader struct {
 	lost         bool
 	// reassignWatched: a watch on /admin/reassign_partitions is armed.
 	reassignWatched bool
+	// resyncPending: a resync is scheduled.
+	resyncPending bool
 }
 
 func (c *Controller) lead(ctx context.Context, claim zkstate.Claim) {
@@ -554,6 +557,8 @@ func (l *leader) handle(ev event) {
 		l.onAdminReassign(!ev.prune)
 	case evAdminPreferred:
 		l.onAdminPreferred()
+	case evResync:
+		l.resync()
 	case evFunc:
 		ev.fn(l)
 	}
@@ -678,6 +683,7 @@ func (l *leader) update(name string, p int32, decide func(LeaderAndISR) (LeaderA
 			continue
 		}
 		l.check(fmt.Sprintf("writing state of %s-%d", name, p), err)
+		l.resyncLater()
 		return false
 	}
 	return false

@@ -541,3 +541,39 @@ func TestControllerResignsOnSessionExpiry(t *testing.T) {
 		return ok && cepoch >= 2 && slices.Equal(ps.Replicas, []int32{1, 2})
 	}, 20*time.Second, 10*time.Millisecond)
 }
+
+// TestControllerRecoversFromConnectionLoss cuts the controller's
+// connection to the coordinator while it handles a broker failure; writes
+// and reads in flight fail, the session survives, and the controller still
+// ends with the right state (it retries reads and re-decides after writes
+// whose outcome it could not know).
+func TestControllerRecoversFromConnectionLoss(t *testing.T) {
+	connect := zktest.Connect(t)
+	var sess zktest.Sessions
+	n1 := prepareNode(t, connect, 1, nil, false, &sess)
+	n1.start()
+	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
+	n2 := startNode(t, connect, 2, nil, false)
+	n3 := startNode(t, connect, 3, nil, false)
+	assign, err := controller.AssignReplicas([]int32{1, 2, 3}, 60, 3, 0, 0)
+	require.NoError(t, err)
+	require.NoError(t, n3.zk.CreateTopic(zkstate.TopicAssignment{Name: "cut", Partitions: assign}, nil))
+	waitState(t, n3.zk, "cut", 59, assign[59][0], assign[59])
+	session := n1.zk.Conn().SessionID()
+
+	n2.crash()
+	for i := 0; i < 3; i++ {
+		sess.Drop()
+	}
+	for p := int32(0); p < 60; p++ {
+		var want []int32
+		for _, r := range assign[p] {
+			if r != 2 {
+				want = append(want, r)
+			}
+		}
+		waitState(t, n3.zk, "cut", p, want[0], want)
+	}
+	require.True(t, n1.ctrl.IsActive())
+	require.Equal(t, session, n1.zk.Conn().SessionID(), "the session survived the cut")
+}

@@ -16,6 +16,7 @@ type Sessions struct {
 	mu     sync.Mutex
 	id     int64
 	passwd []byte
+	conn   net.Conn // the newest connection
 }
 
 // Dial has zk.Dialer's signature.
@@ -24,7 +25,21 @@ func (s *Sessions) Dial(network, addr string, timeout time.Duration) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
 	return &sniffConn{Conn: c, s: s}, nil
+}
+
+// Drop closes the newest connection, as a network fault would; the client
+// reconnects and keeps its session, but requests in flight fail.
+func (s *Sessions) Drop() {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
 }
 
 // Current returns the last negotiated session id (0 before any).
