@@ -459,3 +459,22 @@ func TestReassignRedirectKeepsInSyncReplicas(t *testing.T) {
 	next = BeginReassignment([]int32{4}, LeaderAndISR{3, 7, []int32{3}}, alive)
 	require.Equal(t, LeaderAndISR{3, 8, []int32{3}}, next, "the last in-sync replica is never dropped")
 }
+
+func BenchmarkAssignReplicas(b *testing.B) {
+	brokers := []int32{0, 1, 2, 3, 4, 5}
+	for b.Loop() {
+		if _, err := AssignReplicas(brokers, 1000, 3, 2, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkElectReconcile(b *testing.B) {
+	alive := aliveSet(2, 3)
+	cur := LeaderAndISR{Leader: 1, LeaderEpoch: 4, ISR: []int32{1, 2, 3}}
+	for b.Loop() {
+		if _, changed := Reconcile([]int32{1, 2, 3}, cur, alive, false); !changed {
+			b.Fatal("no change")
+		}
+	}
+}
