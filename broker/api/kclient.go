@@ -123,3 +123,26 @@ func Request(dial func(network, addr string) (net.Conn, error), addr, clientID s
 	defer c.Close()
 	return c.roundTrip(req, timeout)
 }
+
+// Conn is one client connection to a broker, one request at a time.
+type Conn struct{ c *brokerConn }
+
+// DialConn connects to the broker at addr.
+func DialConn(dial func(network, addr string) (net.Conn, error), addr, clientID string) (*Conn, error) {
+	if dial == nil {
+		dial = net.Dial
+	}
+	c, err := dialBroker(dial, addr, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c}, nil
+}
+
+// RoundTrip sends req and reads its response within timeout.
+func (c *Conn) RoundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	return c.c.roundTrip(req, timeout)
+}
+
+// Close closes the connection (unblocking a RoundTrip in progress).
+func (c *Conn) Close() error { return c.c.Close() }

@@ -11,9 +11,11 @@ import (
 // startController runs this broker's controller (election race, and the
 // controller itself while it holds /controller) until Stop.
 func (s *Server) startController() error {
+	s.sender = newSender(s)
 	s.ctrl = controller.New(controller.Config{
 		BrokerID:              s.cfg.BrokerID,
 		ZK:                    s.zk,
+		Send:                  s.sender,
 		InterBrokerListener:   s.cfg.InterBrokerListenerName,
 		Logf:                  s.logf,
 		UncleanLeaderElection: s.cfg.UncleanLeaderElection,
@@ -40,6 +42,9 @@ func (s *Server) stopController() {
 	if s.ctrlStop != nil {
 		s.ctrlStop()
 		s.ctrlStop = nil
+	}
+	if s.sender != nil {
+		s.sender.closeAll()
 	}
 }
 

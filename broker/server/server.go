@@ -50,6 +50,7 @@ type Server struct {
 	h         *api.Handler
 	ctrl      *controller.Controller
 	ctrlStop  func()
+	sender    *sender
 	epoch     int64
 
 	mu        sync.Mutex
