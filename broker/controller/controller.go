@@ -258,8 +258,7 @@ type partition struct {
 type topic struct {
 	assign zkstate.TopicAssignment
 	parts  map[int32]*partition
-	// deleting: marked for deletion and being removed; stopAcks counts
-	// outstanding StopReplica(delete) answers.
+	// deleting: marked for deletion and being removed.
 	deleting  bool
 	announced bool // brokers were told (leader -2) that it is going
 	// Per replica broker: StopReplica(delete) answered without error, or
