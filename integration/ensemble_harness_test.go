@@ -364,7 +364,7 @@ func (e *ensemble) skipIfRefused() {
 			continue
 		}
 		log, _ := os.ReadFile(n.logPath)
-		if bytes.Contains(log, []byte("ensemble mode is not supported")) {
+		if bytes.Contains(log, []byte("not supported by this build")) || bytes.Contains(log, []byte("ensemble mode is not supported")) {
 			e.t.Skipf("this kzoo build refuses ensemble configs (%s); run with %s=%s to test against Apache ZooKeeper",
 				strings.TrimSpace(tailFile(n.logPath, 2)), ensembleTargetEnv, targetZooKeeper)
 		}
