@@ -41,6 +41,11 @@ type CompactResult struct {
 func (l *Log) Compact(nowMs int64) (CompactResult, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	return l.compactLocked(nowMs)
+}
+
+// compactLocked is Compact. Lock should be held (wmu).
+func (l *Log) compactLocked(nowMs int64) (CompactResult, error) {
 	var res CompactResult
 	if l.closed {
 		return res, ErrClosed

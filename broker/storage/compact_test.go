@@ -190,3 +190,14 @@ func TestStorageCompactMergesSmallSegments(t *testing.T) {
 	}
 	require.Equal(t, int64(80), l.EndOffset())
 }
+
+func TestStorageRetentionRunsCompaction(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{CleanupPolicy: "compact,delete", SegmentBytes: 400, RetentionMs: -1}, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 20, 4, 1000)
+	before := l.Size()
+	n, err := l.EnforceRetention(2000)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Less(t, l.Size(), before)
+	require.Equal(t, int64(80), l.EndOffset())
+}

@@ -147,16 +147,27 @@ func (l *Log) advanceStart(start int64, n int) error {
 	return nil
 }
 
-// EnforceRetention deletes the oldest segments that break retention.ms (by
-// their largest timestamp, or file time when they have none) or
-// retention.bytes, when cleanup.policy includes delete. The active segment
-// is never deleted. It returns how many segments went.
+// EnforceRetention is the periodic log cleanup: when cleanup.policy
+// includes delete it deletes the oldest segments that break retention.ms
+// (by their largest timestamp, or file time when they have none) or
+// retention.bytes, never the active segment, and returns how many went;
+// when it includes compact it then runs a compaction pass (see Compact).
 func (l *Log) EnforceRetention(nowMs int64) (deletedSegments int, err error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed {
 		return 0, ErrClosed
 	}
+	n, err := l.deleteExpired(nowMs)
+	if err == nil && l.cfg.compacted() {
+		_, err = l.compactLocked(nowMs)
+	}
+	return n, err
+}
+
+// deleteExpired is the delete half of EnforceRetention. Lock should be
+// held (wmu).
+func (l *Log) deleteExpired(nowMs int64) (int, error) {
 	cfg := l.cfg
 	if !cfg.deletes() {
 		return 0, nil
