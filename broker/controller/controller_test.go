@@ -577,3 +577,40 @@ func TestControllerRecoversFromConnectionLoss(t *testing.T) {
 	require.True(t, n1.ctrl.IsActive())
 	require.Equal(t, session, n1.zk.Conn().SessionID(), "the session survived the cut")
 }
+
+// TestControllerBrokerBounceGetsNewEpoch expires a follower broker's
+// session: it re-registers with a new broker epoch, which the controller
+// treats as a failure followed by a start, and its requests then carry the
+// new epoch (brokers reject requests with an older one).
+func TestControllerBrokerBounceGetsNewEpoch(t *testing.T) {
+	connect := zktest.Connect(t)
+	n1 := startNode(t, connect, 1, nil, false)
+	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
+	var sess zktest.Sessions
+	n2 := prepareNode(t, connect, 2, nil, false, &sess)
+	n2.start()
+	require.NoError(t, n1.zk.CreateTopic(zkstate.TopicAssignment{Name: "b", Partitions: map[int32][]int32{0: {2, 1}}}, nil))
+	waitState(t, n1.zk, "b", 0, 2, []int32{2, 1})
+	old := n2.zk.BrokerEpoch()
+	require.NoError(t, sess.Kill(zktest.Addr(t)))
+	require.Eventually(t, func() bool { return n2.zk.BrokerEpoch() != old }, 20*time.Second, 10*time.Millisecond)
+	epoch := n2.zk.BrokerEpoch()
+	// Leadership moved to 1 while 2 was away; 2 left the ISR.
+	waitState(t, n1.zk, "b", 0, 1, []int32{1})
+	require.Eventually(t, func() bool {
+		for _, r := range n2.ln.requests() {
+			if l, ok := r.(*kmsg.LeaderAndISRRequest); ok && l.BrokerEpoch == epoch {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "LeaderAndIsr with the new broker epoch")
+	for _, r := range n2.ln.requests() {
+		switch req := r.(type) {
+		case *kmsg.LeaderAndISRRequest:
+			require.Contains(t, []int64{old, epoch}, req.BrokerEpoch)
+		case *kmsg.UpdateMetadataRequest:
+			require.Contains(t, []int64{old, epoch}, req.BrokerEpoch)
+		}
+	}
+}
