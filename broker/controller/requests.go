@@ -73,6 +73,9 @@ func (q *queue) pop() (item, bool) {
 	return it, true
 }
 
+// maxSendBackoffMs caps the backoff between retries of one request.
+const maxSendBackoffMs = 5000
+
 func (q *queue) run() {
 	c := q.l.c
 	for {
@@ -87,7 +90,8 @@ func (q *queue) run() {
 			}
 		}
 		var err error
-		for {
+		backoff := c.cfg.RetryBackoffMs
+		for attempt := 0; ; attempt++ {
 			ctx, cancel := c.cfg.Clock.WithTimeout(q.ctx, c.cfg.RequestTimeoutMs)
 			var resp kmsg.Response
 			resp, err = c.send.Send(ctx, q.broker, it.req)
@@ -102,8 +106,14 @@ func (q *queue) run() {
 			if q.ctx.Err() != nil {
 				break
 			}
-			c.logf("sending %s to broker %d failed, retrying: %v", kmsg.NameForKey(it.req.Key()), q.broker, err)
-			c.sleep(q.ctx)
+			if attempt < 3 || attempt%50 == 0 {
+				c.logf("sending %s to broker %d failed (attempt %d), retrying: %v", kmsg.NameForKey(it.req.Key()), q.broker, attempt+1, err)
+			}
+			select {
+			case <-q.ctx.Done():
+			case <-c.cfg.Clock.After(backoff):
+			}
+			backoff = min(2*backoff, maxSendBackoffMs)
 		}
 		if q.ctx.Err() != nil && err != nil {
 			q.finish(it, err)
