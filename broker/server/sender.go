@@ -82,12 +82,21 @@ func (sd *sender) Forget(broker int32) {
 	}
 }
 
+// closeAll closes every connection; called once the controller has
+// stopped, so an exchange still running ends with its context.
 func (sd *sender) closeAll() {
 	sd.mu.Lock()
-	defer sd.mu.Unlock()
+	scs := make([]*senderConn, 0, len(sd.by))
 	for _, sc := range sd.by {
+		scs = append(scs, sc)
+	}
+	sd.mu.Unlock()
+	for _, sc := range scs {
+		sc.mu.Lock()
 		if sc.conn != nil {
 			sc.conn.Close()
+			sc.conn = nil
 		}
+		sc.mu.Unlock()
 	}
 }
