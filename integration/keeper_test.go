@@ -305,6 +305,18 @@ func TestKeeperKafkaScripts(t *testing.T) {
 	r = keeperScript(t, home, env, "zookeeper-server-stop.sh", cfg)
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "No zookeeper server to stop")
+
+	// Without a config, as Kafka's script is used, it stops every
+	// coordinator of this installation.
+	r = keeperScript(t, home, env, "zookeeper-server-start.sh", "-daemon", cfg)
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	r = keeperScript(t, home, env, "zookeeper-server-stop.sh")
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	_, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	require.Error(t, err)
+	r = keeperScript(t, home, env, "zookeeper-server-stop.sh")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "No zookeeper server to stop")
 }
 
 // TestKeeperServerJVMFlags: -D options in SERVER_JVMFLAGS reach the server

@@ -341,26 +341,46 @@ func runKafkaStart(c *ucli.Context, e env, path string, daemon bool) error {
 }
 
 // runKafkaStop is zookeeper-server-stop.sh, by pid file instead of by
-// process name: the config (default <home>/config/zookeeper.properties)
-// names the dataDir holding the pid file.
+// process name: with a config it stops the server whose pid file is in
+// that config's dataDir; without one it stops every keeper of this
+// installation (each registers in <home>/logs), as Kafka's script stops
+// every ZooKeeper on the machine. Either way "No zookeeper server to stop"
+// and exit 1 when there was none.
 func runKafkaStop(c *ucli.Context, e env, path string) error {
-	if path == "" {
+	var pidFiles []string
+	if path != "" {
+		cfg, err := config.Load(path, sysProps(e))
+		if err != nil {
+			return fail(err.Error())
+		}
+		pidFiles = []string{pidFile(e, cfg)}
+	} else {
 		h, err := home(e)
 		if err != nil {
 			return fail(err.Error())
 		}
-		path = filepath.Join(h, "config", "zookeeper.properties")
+		pidFiles, _ = filepath.Glob(filepath.Join(h, "logs", "zookeeper-server-*.pid"))
 	}
-	cfg, err := config.Load(path, sysProps(e))
-	if err != nil {
-		return fail(err.Error())
+	stopped := 0
+	var errs []string
+	for _, pf := range pidFiles {
+		if _, ok := livePid(pf); !ok {
+			if path == "" {
+				_ = os.Remove(pf) // a registry entry left by a killed server
+			}
+			continue
+		}
+		if _, err := stopPid(pf); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		stopped++
 	}
-	found, err := stopPid(pidFile(e, cfg))
-	if !found {
+	if len(errs) > 0 {
+		return fail(strings.Join(errs, "; "))
+	}
+	if stopped == 0 {
 		return fail("No zookeeper server to stop")
-	}
-	if err != nil {
-		return fail(err.Error())
 	}
 	return nil
 }

@@ -116,7 +116,7 @@ func Commands() []*ucli.Command {
 			},
 			{
 				Name:      "zookeeper-server-stop",
-				Usage:     "Kafka's zookeeper-server-stop.sh: stop the server started with [zookeeper.properties] (default config/zookeeper.properties)",
+				Usage:     "Kafka's zookeeper-server-stop.sh: stop the server of [zookeeper.properties], or without it every server of this installation",
 				ArgsUsage: "[zookeeper.properties]",
 				Action: func(c *ucli.Context) error {
 					if c.NArg() > 1 {

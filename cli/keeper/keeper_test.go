@@ -221,6 +221,8 @@ func TestKeeperForegroundServesAndStops(t *testing.T) {
 	require.NoError(t, err)
 
 	e := testEnv(t, nil)
+	home := t.TempDir()
+	e.exe = func() (string, error) { return filepath.Join(home, "bin", "kzoo"), nil }
 	stop := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- serve(e, cfg, stop) }()
@@ -230,6 +232,8 @@ func TestKeeperForegroundServesAndStops(t *testing.T) {
 		pid, ok := readPid(pf)
 		return ok && pid == os.Getpid()
 	}, 10*time.Second, 20*time.Millisecond, "pid file with this process's pid")
+	reg := filepath.Join(home, "logs", fmt.Sprintf("zookeeper-server-%d.pid", os.Getpid()))
+	require.FileExists(t, reg, "registered for zookeeper-server-stop without a config")
 
 	out, _, code := runApp(t, nil, "keeper", "status", cfgPath)
 	require.Equal(t, 0, code)
@@ -244,6 +248,7 @@ func TestKeeperForegroundServesAndStops(t *testing.T) {
 		t.Fatal("serve did not return after the stop signal")
 	}
 	require.NoFileExists(t, pf)
+	require.NoFileExists(t, reg)
 	_, _, code = runApp(t, nil, "keeper", "status", cfgPath)
 	require.Equal(t, 1, code)
 }

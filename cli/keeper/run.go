@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
@@ -40,6 +41,21 @@ func runForeground(c *ucli.Context, e env, arg string) error {
 	return serve(e, cfg, sigs)
 }
 
+// registryFile is this server's entry in <home>/logs, where
+// zookeeper-server-stop without a config finds every running keeper of
+// this installation (Kafka's script stops them all, by process name).
+func registryFile(e env, pid int) (string, error) {
+	h, err := home(e)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(h, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("registry dir: %w", err)
+	}
+	return filepath.Join(dir, fmt.Sprintf("zookeeper-server-%d.pid", pid)), nil
+}
+
 // serve runs the server for cfg until a value arrives on stop or the
 // server ends by itself, then closes it.
 func serve(e env, cfg *config.Config, stop <-chan os.Signal) error {
@@ -62,6 +78,13 @@ func serve(e env, cfg *config.Config, stop <-chan os.Signal) error {
 		return fail(err.Error())
 	}
 	defer removePidIf(pf, self)
+	if reg, err := registryFile(e, self); err != nil {
+		fmt.Fprintf(e.stderr, "kzoo keeper: zookeeper-server-stop without a config will not find this server: %v\n", err)
+	} else if err := writePid(reg, self); err != nil {
+		fmt.Fprintf(e.stderr, "kzoo keeper: zookeeper-server-stop without a config will not find this server: %v\n", err)
+	} else {
+		defer removePidIf(reg, self)
+	}
 	fmt.Fprintf(e.stderr, "kzoo keeper: serving clients on %s (pid %d)\n", cfg.ClientAddr(), self)
 
 	select {
