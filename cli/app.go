@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/cli/brokercmd"
+	"kzoo/cli/kafkatools"
 	"kzoo/cli/keeper"
 	"kzoo/cli/zkbench"
 	"kzoo/cli/zkshell"
@@ -30,5 +31,6 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, zkshell.Command())
 	cmds = append(cmds, zkbench.Command())
 	cmds = append(cmds, brokercmd.Commands()...)
+	cmds = append(cmds, kafkatools.Commands()...)
 	return cmds
 }
