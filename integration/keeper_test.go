@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,49 +22,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	keeperHomeOnce sync.Once
-	keeperHomeDir  string
-	keeperHomeErr  error
-)
-
-// keeperHome builds kzoo once into a dist-like home (bin/kzoo plus the
-// deploy scripts) and returns its path.
+// keeperHome builds kzoo into a dist-like home for this test (bin/kzoo
+// plus the deploy scripts) and returns its path; the home goes away with
+// the test.
 func keeperHome(t *testing.T) string {
 	t.Helper()
-	keeperHomeOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Dir(filepath.Dir(file))
-		dir, err := os.MkdirTemp("", "kzoo-keeper-home-")
-		if err != nil {
-			keeperHomeErr = err
-			return
-		}
-		if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-			keeperHomeErr = err
-			return
-		}
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "kzoo"), "./cli/kzoo")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			keeperHomeErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		for _, s := range []string{"zkServer.sh", "zookeeper-server-start.sh", "zookeeper-server-stop.sh"} {
-			data, err := os.ReadFile(filepath.Join(root, "deploy", "bin", s))
-			if err != nil {
-				keeperHomeErr = err
-				return
-			}
-			if err := os.WriteFile(filepath.Join(dir, "bin", s), data, 0o755); err != nil {
-				keeperHomeErr = err
-				return
-			}
-		}
-		keeperHomeDir = dir
-	})
-	require.NoError(t, keeperHomeErr)
-	return keeperHomeDir
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "kzoo"), "./cli/kzoo")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	for _, s := range []string{"zkServer.sh", "zookeeper-server-start.sh", "zookeeper-server-stop.sh"} {
+		data, err := os.ReadFile(filepath.Join(root, "deploy", "bin", s))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", s), data, 0o755))
+	}
+	return dir
 }
 
 type keeperRun struct {
