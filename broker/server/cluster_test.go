@@ -45,12 +45,19 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 
 func startCluster2(t testing.TB, n int, extra ...string) *testCluster {
 	t.Helper()
+	c := newCluster(t, n, extra...)
+	for i := range n {
+		c.start(i)
+	}
+	return c
+}
+
+// newCluster prepares n brokers' configs without starting them.
+func newCluster(t testing.TB, n int, extra ...string) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, zk: startCoordinator(t) + "/kafka", extra: extra, brokers: make([]*Server, n)}
 	for i := range n {
 		c.dirs = append(c.dirs, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)))
-	}
-	for i := range n {
-		c.start(i)
 	}
 	t.Cleanup(func() {
 		for i := range c.brokers {

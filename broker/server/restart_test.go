@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +102,26 @@ func TestBrokerISRRejoinsAfterRestart(t *testing.T) {
 		n += pi.EndOffset
 	}
 	require.Equal(t, int64(600), n, "the restarted broker holds every record")
+}
+
+func TestBrokerStartRefusesForeignOrLockedLogDir(t *testing.T) {
+	c := startCluster(t, 1)
+	// A second broker on the same log dir is refused.
+	cfg := c.config(0)
+	s2 := New(cfg, Options{})
+	err := s2.Start(context.Background())
+	require.ErrorIs(t, err, ErrLogDirLocked)
+	require.Contains(t, err.Error(), c.dirs[0])
+
+	// A log dir that belongs to another broker id is refused before any
+	// ZooKeeper or disk write.
+	c.stop(0)
+	meta := filepath.Join(c.dirs[0], "meta.properties")
+	b, err := os.ReadFile(meta)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(meta, []byte(strings.Replace(string(b), "broker.id=0", "broker.id=5", 1)), 0o644))
+	s3 := New(c.config(0), Options{})
+	err = s3.Start(context.Background())
+	require.ErrorIs(t, err, ErrInconsistentClusterID)
+	require.Contains(t, err.Error(), "broker.id=5")
 }
