@@ -203,6 +203,50 @@ func TestCoordinatorBadInput(t *testing.T) {
 		require.Equal(t, jute.Code(0), h.Err, "the connection still serves")
 	})
 
+	t.Run("a storm of bad connections", func(t *testing.T) {
+		// 64 bad clients at once while the bystander keeps writing.
+		const n = 64
+		remotes := make(chan string, n)
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			go func(i int) {
+				c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Close()
+				remotes <- "/" + c.LocalAddr().String()
+				_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+				payload := [][]byte{[]byte("GET / HTTP/1.0\r\n\r\n"), coordFrame([]byte("garbage!")), {0x7f, 0xff, 0xff, 0xff}}[i%3]
+				if _, err := c.Write(payload); err != nil {
+					errs <- err
+					return
+				}
+				// EOF or a reset: closed by the server; a timeout: not.
+				if _, err = io.ReadAll(c); err != nil {
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						errs <- fmt.Errorf("%s: not closed by the server: %w", c.LocalAddr(), err)
+						return
+					}
+				}
+				errs <- nil
+			}(i)
+		}
+		for i := 0; i < 50; i++ {
+			_, err := bystander.Set("/bystander", []byte("still here"), -1)
+			require.NoError(t, err)
+		}
+		for i := 0; i < n; i++ {
+			require.NoError(t, <-errs, "each bad connection is closed by the server")
+		}
+		close(remotes)
+		for remote := range remotes {
+			require.Eventually(t, func() bool { return len(coordRemoteLines(p.log.String(), remote)) == 1 },
+				10*time.Second, 10*time.Millisecond, "one line for %s", remote)
+		}
+	})
+
 	rssAfter := p.rssKB(t)
 	t.Logf("server RSS %d KiB before the bad input, %d KiB after", rssBefore, rssAfter)
 	require.Less(t, rssAfter-rssBefore, 32<<10, "the server's memory grew by %d KiB", rssAfter-rssBefore)

@@ -69,7 +69,10 @@ func coordStart(t *testing.T, cfg string, port int) *coordProc {
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.kill9)
+	t.Cleanup(func() {
+		p.kill9()
+		p.checkRaces(t)
+	})
 	ready := func() bool {
 		select {
 		case <-p.exited:
@@ -91,6 +94,14 @@ func coordStart(t *testing.T, cfg string, port int) *coordProc {
 func (p *coordProc) kill9() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
+}
+
+// coordCheckRaces fails the test when a server built with -race (KZOO_BIN)
+// reported a data race in its log.
+func (p *coordProc) checkRaces(t *testing.T) {
+	if log := p.log.String(); strings.Contains(log, "WARNING: DATA RACE") {
+		t.Errorf("the server reported a data race:\n%s", log)
+	}
 }
 
 // rssKB is the server's resident set size in KiB from /proc.

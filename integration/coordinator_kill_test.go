@@ -38,6 +38,7 @@ type coordWrite struct {
 type coordLoad struct {
 	mu    sync.Mutex
 	paths map[string]*coordWrite
+	conns []*zk.Conn // the writers' sessions
 	acks  atomic.Int64
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -53,7 +54,10 @@ func coordStartLoad(t *testing.T, addr string, sessions int) *coordLoad {
 		parent := fmt.Sprintf("/kill/w%02d", w)
 		_, err := admin.Create(parent, nil, 0, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
-		c := coordConnect(t, addr, 10*time.Second)
+		c := coordConnect(t, addr, 20*time.Second)
+		_, err = c.Create(parent+"/ephemeral", []byte("alive"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+		l.conns = append(l.conns, c)
 		l.wg.Add(1)
 		go l.writer(c, parent)
 	}
@@ -310,6 +314,18 @@ func coordKillRun(t *testing.T, extra string, kills int) {
 	}
 	load.halt()
 	acked := load.verify(t, p.addr, except)
+
+	// The writers' sessions outlived the kills (each restart took far less
+	// than their 20 s timeout): they reconnect, and their ephemerals are
+	// still there.
+	for w, c := range load.conns {
+		require.Eventually(t, func() bool { return c.State() == zk.StateHasSession }, 20*time.Second, 10*time.Millisecond,
+			"session of writer %d after the last restart", w)
+		data, st, err := c.Get(fmt.Sprintf("/kill/w%02d/ephemeral", w))
+		require.NoError(t, err, "writer %d's ephemeral after %d kills", w, kills)
+		require.Equal(t, "alive", string(data))
+		require.Equal(t, c.SessionID(), st.EphemeralOwner)
+	}
 	unknown := 0
 	for _, w := range load.paths {
 		if w.unknown {
