@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,7 +13,8 @@ import (
 // Produce: v0-9
 //
 // Behavior:
-// * acks must be -1, 0 or 1 (INVALID_REQUIRED_ACKS); acks=0 sends no response.
+// * acks must be -1, 0 or 1 (INVALID_REQUIRED_ACKS); acks=0 sends no response,
+//   and closes the connection when a partition failed (as Kafka does).
 // * Only the leader appends (NOT_LEADER_OR_FOLLOWER elsewhere,
 //   UNKNOWN_TOPIC_OR_PARTITION for a partition the cluster does not have).
 // * The batch bytes are appended as received; the storage layer validates
@@ -23,6 +25,10 @@ import (
 //   (NOT_ENOUGH_REPLICAS, checked before appending) and waits, bounded by the
 //   request's timeout, until the high watermark covers the append
 //   (REQUEST_TIMED_OUT otherwise).
+
+// ErrAcks0Failed is returned by Handle when an acks=0 produce failed: the
+// connection is then closed, as Kafka does.
+var ErrAcks0Failed = errors.New("api: acks=0 produce failed")
 
 func (h *Handler) handleProduce(ctx context.Context, hdr *Header, r *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
@@ -92,6 +98,15 @@ func (h *Handler) handleProduce(ctx context.Context, hdr *Header, r *kmsg.Produc
 		}
 	}
 	if r.Acks == 0 {
+		// Kafka closes an acks=0 connection whose produce failed, so the
+		// client notices and refreshes its metadata.
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.ErrorCode != 0 {
+					return nil, fmt.Errorf("%w: %s-%d: %v", ErrAcks0Failed, rt.Topic, rp.Partition, kerr.ErrorForCode(rp.ErrorCode))
+				}
+			}
+		}
 		return nil, nil
 	}
 	return resp, nil

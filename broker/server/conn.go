@@ -96,6 +96,11 @@ func parseRequest(b []byte, listener string) (*request, error) {
 	rq.hdr.CorrelationID = int32(binary.BigEndian.Uint32(b[4:]))
 	rq.hdr.Listener = listener
 	b = b[8:]
+	if rq.hdr.Key == 7 && rq.hdr.Version == 0 {
+		// ControlledShutdown v0 is the one request sent with header v0:
+		// no client id.
+		return finishRequest(rq, b)
+	}
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: no client id", ErrBadRequest)
 	}
@@ -109,6 +114,11 @@ func parseRequest(b []byte, listener string) (*request, error) {
 		rq.hdr.ClientID = &s
 		b = b[idLen:]
 	}
+	return finishRequest(rq, b)
+}
+
+// finishRequest decodes the body once the header's client id is consumed.
+func finishRequest(rq *request, b []byte) (*request, error) {
 	if rq.hdr.Key == 18 {
 		if r, ok := api.Versions[18]; ok && (rq.hdr.Version > r[1] || rq.hdr.Version < r[0]) {
 			// Kafka answers an ApiVersions it cannot parse with a v0 response.

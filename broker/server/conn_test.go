@@ -208,3 +208,34 @@ func FuzzBrokerRequestFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestBrokerFrameHeaderV0AndAcks0(t *testing.T) {
+	h := standaloneHandler(t)
+	c := pipeConn(t, h, 65536)
+	r := bufio.NewReader(c)
+	// ControlledShutdown v0 has no client id in its header.
+	cs := kmsg.NewPtrControlledShutdownRequest()
+	cs.Version, cs.BrokerID = 0, 1
+	b := binary.BigEndian.AppendUint32(nil, 0)
+	b = binary.BigEndian.AppendUint16(b, 7)
+	b = binary.BigEndian.AppendUint16(b, 0)
+	b = binary.BigEndian.AppendUint32(b, 42)
+	b = cs.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err := c.Write(b)
+	require.NoError(t, err)
+	corr, body := readFrame(t, r)
+	require.Equal(t, int32(42), corr)
+	resp := kmsg.NewPtrControlledShutdownResponse()
+	require.NoError(t, resp.ReadFrom(body))
+	require.Equal(t, kerr.NotController.Code, resp.ErrorCode)
+
+	// acks=0 to a partition nobody leads: no answer, the connection closes.
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Version, pr.Acks, pr.TimeoutMillis = 7, 0, 1000
+	pr.Topics = []kmsg.ProduceRequestTopic{{Topic: "none", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: v2Batch(1, "x", 1)}}}}
+	writeFrame(t, c, 0, 7, 43, false, pr.AppendTo(nil))
+	_, err = r.ReadByte()
+	require.ErrorIs(t, err, io.EOF)
+}
