@@ -2,10 +2,13 @@
 // 3.x wire-compatible ensemble (kzoo's coordinator or Apache ZooKeeper)
 // through go-zookeeper/zk with many sessions and many outstanding requests
 // per session, in phases (create, set, get, delete), and reports each
-// phase's throughput and latency percentiles.
+// phase's throughput and latency percentiles. With --failover it instead
+// measures how long an ensemble takes to acknowledge writes again after its
+// leader is killed.
 //
 // It must never touch anything outside the znode subtree it creates under
-// --root for its own run, and never leave that subtree behind unless asked
+// --root for its own run (and, with --failover, the servers its --kill-cmd
+// and --start-cmd name), and never leave that subtree behind unless asked
 // to with --keep.
 package zkbench
 
@@ -85,8 +88,17 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "root", Value: "/zk-bench", Usage: "parent znode of every run's subtree"},
 			&cli.BoolFlag{Name: "keep", Usage: "leave the run's znodes behind"},
 			&cli.DurationFlag{Name: "session-timeout", Value: 10 * time.Second},
+			&cli.BoolFlag{Name: "failover", Usage: "instead of the phases, measure leader failover: kill -9 the leader while writing, --rounds times"},
+			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "--failover: leader kills"},
+			&cli.IntFlag{Name: "writers", Value: 4, Usage: "--failover: goroutines writing through the one session"},
+			&cli.StringFlag{Name: "kill-cmd", Usage: "--failover: sh command that kill -9s server $ZKBENCH_SERVER_ID (1-based in --servers order; also $ZKBENCH_SERVER_INDEX, $ZKBENCH_SERVER)"},
+			&cli.StringFlag{Name: "start-cmd", Usage: "--failover: sh command that starts server $ZKBENCH_SERVER_ID again in the background"},
+			&cli.DurationFlag{Name: "settle-timeout", Value: 2 * time.Minute, Usage: "--failover: wait for a leader before a round and for the first write after a kill"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("failover") {
+				return runFailover(c)
+			}
 			cfg := Config{
 				Servers:        splitList(c.String("servers")),
 				Sessions:       c.Int("sessions"),
@@ -114,6 +126,31 @@ func Command() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// runFailover is zk-bench --failover.
+func runFailover(c *cli.Context) error {
+	servers := splitList(c.String("servers"))
+	cfg := FailoverConfig{
+		Servers:        servers,
+		Rounds:         c.Int("rounds"),
+		Writers:        c.Int("writers"),
+		Root:           c.String("root"),
+		SessionTimeout: c.Duration("session-timeout"),
+		SettleTimeout:  c.Duration("settle-timeout"),
+	}
+	if k := c.String("kill-cmd"); k != "" {
+		cfg.Kill = shellCommand(k, servers)
+	}
+	if s := c.String("start-cmd"); s != "" {
+		cfg.Start = shellCommand(s, servers)
+	}
+	out := c.App.Writer
+	if out == nil {
+		out = os.Stdout
+	}
+	_, err := Failover(c.Context, cfg, out)
+	return err
 }
 
 func splitList(s string) []string {
