@@ -48,7 +48,24 @@ type batchMeta struct {
 // compression.type names a codec other than the batch's, the batch is
 // recompressed. AppendLeader rewrites those fields inside records itself:
 // the caller must not reuse the buffer.
+//
+// Idempotent and transactional batches are checked against the producer
+// state as Kafka does: an older producer epoch is kerr.InvalidProducerEpoch,
+// a sequence gap kerr.OutOfOrderSequenceNumber, and a retry of one of the
+// producer's last five batches is answered with that batch's original
+// offsets without being appended again.
 func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendLeader(records, leaderEpoch, nowMs, false)
+}
+
+// AppendCoordinator is AppendLeader for the broker's own writes (transaction
+// markers from WriteTxnMarkers, group coordinator records): control batches
+// are allowed.
+func (l *Log) AppendCoordinator(records []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendLeader(records, leaderEpoch, nowMs, true)
+}
+
+func (l *Log) appendLeader(records []byte, leaderEpoch int32, nowMs int64, coordinator bool) (AppendResult, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTimeMs: -1}
@@ -86,7 +103,7 @@ func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (Appe
 		if size > cfg.MaxMessageBytes && !legacy {
 			return res, l.errf(fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes))
 		}
-		info, err := validateClientBatch(b, cfg.compacted())
+		info, err := validateClientBatch(b, cfg.compacted(), coordinator)
 		if err != nil {
 			return res, l.errf(err)
 		}
@@ -120,6 +137,15 @@ func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (Appe
 	}
 	if int64(len(records)) > cfg.SegmentBytes {
 		return res, l.errf(fmt.Errorf("%w: %d bytes exceed segment.bytes %d", kerr.RecordListTooLarge, len(records), cfg.SegmentBytes))
+	}
+	if dup, ok, err := l.checkProducers(records, metas); err != nil || ok {
+		if ok {
+			res.BaseOffset, res.LastOffset = dup.FirstOffset, dup.LastOffset
+			if cfg.logAppendTime() {
+				res.LogAppendTimeMs = dup.Timestamp
+			}
+		}
+		return res, l.errf(err)
 	}
 	next := l.active().next
 	lat := cfg.logAppendTime()
@@ -155,7 +181,40 @@ func (l *Log) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (Appe
 	return res, nil
 }
 
+// checkProducers answers a retried batch from the producer cache (ok set)
+// or validates epochs and sequences of the producer batches about to be
+// appended. Lock should be held (wmu).
+func (l *Log) checkProducers(records []byte, metas []batchMeta) (producerBatch, bool, error) {
+	ps := l.producers
+	if len(metas) > 1 {
+		ps = ps.clone() // later batches of the request follow on from earlier ones
+	}
+	next := l.active().next
+	for _, m := range metas {
+		h := parseHeader(records[m.pos:])
+		if h.producerID < 0 {
+			next += int64(h.lastOffsetDelta) + 1
+			continue
+		}
+		if dup, ok := ps.duplicateOf(&h); ok {
+			return dup, true, nil
+		}
+		if err := ps.check(&h); err != nil {
+			return producerBatch{}, false, err
+		}
+		if len(metas) > 1 {
+			h.baseOffset = next
+			ps.update(&h, -1)
+		}
+		next += int64(h.lastOffsetDelta) + 1
+	}
+	return producerBatch{}, false, nil
+}
+
 func (l *Log) errf(err error) error {
+	if err == nil {
+		return nil
+	}
 	return fmt.Errorf("%s-%d: %w", l.topic, l.partition, err)
 }
 
@@ -245,6 +304,13 @@ func (l *Log) write(data []byte, metas []batchMeta, nowMs int64) error {
 		if l.epochs.assign(m.epoch, m.base) {
 			epochsChanged = true
 		}
+		if h := parseHeader(data[m.pos:]); h.producerID >= 0 {
+			marker := int16(-1)
+			if h.control() {
+				marker = controlType(data[m.pos : m.pos+m.size])
+			}
+			l.producers.update(&h, marker)
+		}
 		records += int64(m.count)
 	}
 	l.mu.Unlock()
@@ -330,5 +396,8 @@ func (l *Log) roll(base int64, nowMs int64) error {
 	l.mu.Lock()
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
+	if err := l.producers.save(l.dir, old.next); err != nil {
+		return err
+	}
 	return syncDir(l.dir)
 }

@@ -290,16 +290,16 @@ type batchInfo struct {
 // batches, idempotent batches carry a sequence, every record parses, its
 // offset delta is its index, and a compacted topic's records have keys.
 // Compressed batches are inflated for this and only for this.
-func validateClientBatch(b []byte, compacted bool) (batchInfo, error) {
+func validateClientBatch(b []byte, compacted, allowControl bool) (batchInfo, error) {
 	h := parseHeader(b)
 	info := batchInfo{maxTimestamp: -1, offsetOfMaxTs: -1, compressedSize: len(b)}
 	if h.lastOffsetDelta < 0 || h.count <= 0 || int64(h.lastOffsetDelta)+1 != int64(h.count) {
 		return info, fmt.Errorf("%w: batch has last offset delta %d but %d records", kerr.InvalidRecord, h.lastOffsetDelta, h.count)
 	}
-	if h.control() {
+	if h.control() && !allowControl {
 		return info, fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
 	}
-	if h.producerID >= 0 && h.baseSequence < 0 {
+	if h.producerID >= 0 && h.baseSequence < 0 && !h.control() {
 		return info, fmt.Errorf("%w: producer id %d with base sequence %d", kerr.InvalidRecord, h.producerID, h.baseSequence)
 	}
 	raw, err := batchRecords(b)

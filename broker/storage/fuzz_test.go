@@ -228,3 +228,29 @@ func FuzzStoragePartitionMetadata(f *testing.F) {
 		require.Equal(t, id, again)
 	})
 }
+
+// FuzzStorageProducerState reads arbitrary saved producer state at Open: a
+// bad file is ignored (the state is replayed from the batches), never fatal.
+func FuzzStorageProducerState(f *testing.F) {
+	f.Add([]byte(`{"offset":3,"producers":[{"id":7,"epoch":0,"batches":[{"first_seq":0,"last_seq":2,"first_offset":0,"last_offset":2,"timestamp":1}],"txn_first":-1}],"aborted":[]}`))
+	f.Add([]byte(`{"offset":99,"producers":null,"aborted":[{"producer_id":1,"first_offset":5,"last_offset":2}]}`))
+	f.Add([]byte(`{"producers":[null]}`))
+	quickFuzz(f)
+	work := filepath.Join(f.TempDir(), "p-0")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		require.NoError(t, os.RemoveAll(work))
+		l, err := Open(work, Config{SegmentIndexBytes: 4096}, 0, nil)
+		require.NoError(t, err)
+		_, err = l.AppendLeader(producerBatchOf(t, 7, 0, 0, 3, false), 0, 0)
+		require.NoError(t, err)
+		require.NoError(t, l.Close())
+		require.NoError(t, os.WriteFile(filepath.Join(work, producerStateFile), in, 0o644))
+		l, err = Open(work, Config{SegmentIndexBytes: 4096}, 0, nil)
+		require.NoError(t, err)
+		defer l.Close()
+		l.FirstUnstableOffset()
+		l.AbortedTransactions(0, 100)
+		_, err = l.AppendLeader(producerBatchOf(t, 9, 0, 0, 1, false), 0, 0)
+		require.NoError(t, err)
+	})
+}

@@ -52,6 +52,7 @@ type Log struct {
 	deleted   bool
 	flushedTo int64 // offset below which everything is fsynced
 	cleanedTo int64 // compaction has cleaned the segments below this offset
+	producers *producerState
 }
 
 // Open opens or creates the log in dir, whose name must be "topic-partition".
@@ -155,6 +156,9 @@ func (l *Log) load(nowMs int64) error {
 		}
 	}
 	l.flushedTo = leo
+	if err := l.loadProducers(); err != nil {
+		return err
+	}
 	if clean {
 		if err := os.Remove(markerPath); err != nil {
 			return fmt.Errorf("storage: removing %s: %w", markerPath, err)
@@ -489,6 +493,9 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	if err == nil {
 		err = l.flushLocked()
+	}
+	if err == nil {
+		err = l.producers.save(l.dir, act.next)
 	}
 	if err == nil {
 		err = writeFileAtomic(filepath.Join(l.dir, cleanMarker), nil)

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -55,6 +56,9 @@ func (l *Log) TruncateTo(offset int64) error {
 			return err
 		}
 	}
+	if err := l.resetProducers(); err != nil {
+		return err
+	}
 	return syncDir(l.dir)
 }
 
@@ -94,7 +98,21 @@ func (l *Log) resetLocked(offset int64) error {
 	if err := l.saveStartOffset(); err != nil {
 		return err
 	}
+	if err := l.resetProducers(); err != nil {
+		return err
+	}
 	return syncDir(l.dir)
+}
+
+// resetProducers rebuilds the producer state from the batches after a
+// truncation, dropping a saved state that may be ahead of the new log end.
+// Lock should be held (wmu and mu).
+func (l *Log) resetProducers() error {
+	path := filepath.Join(l.dir, producerStateFile)
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("storage: removing %s: %w", path, err)
+	}
+	return l.loadProducers()
 }
 
 // DeleteRecordsBefore moves the log start offset up to offset (DeleteRecords)
@@ -144,6 +162,7 @@ func (l *Log) advanceStart(start int64, n int) error {
 			return err
 		}
 	}
+	l.producers.truncateStart(l.start)
 	return nil
 }
 
