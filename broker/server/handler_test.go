@@ -202,7 +202,7 @@ func TestBrokerHandlerProduceFetch(t *testing.T) {
 	// ListOffsets: earliest, latest, by timestamp.
 	lo := kmsg.NewPtrListOffsetsRequest()
 	lo.Version, lo.ReplicaID = 7, -1
-	for _, ts := range []int64{-2, -1, now, now + 3_600_000} {
+	for _, ts := range []int64{-2, -1, now, now + 3_600_000, -3} {
 		p := kmsg.NewListOffsetsRequestTopicPartition()
 		p.Partition, p.Timestamp = 0, ts
 		if len(lo.Topics) == 0 {
@@ -216,6 +216,8 @@ func TestBrokerHandlerProduceFetch(t *testing.T) {
 	require.GreaterOrEqual(t, ps[1].Offset, int64(5))
 	require.Equal(t, int64(0), ps[2].Offset)
 	require.Equal(t, int64(-1), ps[3].Offset)
+	require.GreaterOrEqual(t, ps[4].Offset, int64(0), "max timestamp")
+	require.GreaterOrEqual(t, ps[4].Timestamp, now)
 
 	// StopReplica with delete removes the files.
 	var dir string
