@@ -123,3 +123,16 @@ func TestZKBenchFailoverResultLines(t *testing.T) {
 	s := FailoverResult{Rounds: []FailoverRound{r, r, r}, Min: time.Second, Median: 2 * time.Second, Max: 3 * time.Second}
 	require.Equal(t, "failover rounds=3 min_ms=1000.0 median_ms=2000.0 max_ms=3000.0", s.String())
 }
+
+func TestZKBenchSpreadPinsSessionsRoundRobin(t *testing.T) {
+	cfg := Config{Servers: []string{"a:1", "b:1", "c:1"}}
+	require.Equal(t, cfg.Servers, sessionServers(cfg, 4))
+	cfg.Spread = true
+	var got []string
+	for i := 0; i < 5; i++ {
+		s := sessionServers(cfg, i)
+		require.Len(t, s, 1)
+		got = append(got, s[0])
+	}
+	require.Equal(t, []string{"a:1", "b:1", "c:1", "a:1", "b:1"}, got)
+}

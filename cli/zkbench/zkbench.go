@@ -44,6 +44,9 @@ type Config struct {
 	Phases         []string
 	Keep           bool // leave the run's znodes behind
 	SessionTimeout time.Duration
+	// Spread pins session i to server i mod len(Servers) instead of letting
+	// each session pick any.
+	Spread bool
 }
 
 // Result is what one phase measured.
@@ -88,6 +91,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "root", Value: "/zk-bench", Usage: "parent znode of every run's subtree"},
 			&cli.BoolFlag{Name: "keep", Usage: "leave the run's znodes behind"},
 			&cli.DurationFlag{Name: "session-timeout", Value: 10 * time.Second},
+			&cli.BoolFlag{Name: "spread", Usage: "pin session i to server i mod n of --servers, spreading sessions evenly over an ensemble"},
 			&cli.BoolFlag{Name: "failover", Usage: "instead of the phases, measure leader failover: kill -9 the leader while writing, --rounds times"},
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "--failover: leader kills"},
 			&cli.IntFlag{Name: "writers", Value: 4, Usage: "--failover: goroutines writing through the one session"},
@@ -109,6 +113,7 @@ func Command() *cli.Command {
 				Phases:         splitList(c.String("phases")),
 				Keep:           c.Bool("keep"),
 				SessionTimeout: c.Duration("session-timeout"),
+				Spread:         c.Bool("spread"),
 			}
 			out := c.App.Writer
 			if out == nil {
@@ -285,7 +290,7 @@ func connect(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
 	}
 	events := make([]<-chan zk.Event, 0, cfg.Sessions)
 	for i := 0; i < cfg.Sessions; i++ {
-		c, ev, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, quiet, zk.WithLogInfo(false))
+		c, ev, err := zk.Connect(sessionServers(cfg, i), cfg.SessionTimeout, quiet, zk.WithLogInfo(false))
 		if err != nil {
 			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
 		}
@@ -318,6 +323,16 @@ func connect(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
 		}()
 	}
 	return conns, nil
+}
+
+// sessionServers is the server list session i connects to: all of them
+// (the client picks one at random), or with Spread only server i mod n, so
+// the sessions are spread evenly.
+func sessionServers(cfg Config, i int) []string {
+	if cfg.Spread {
+		return cfg.Servers[i%len(cfg.Servers) : i%len(cfg.Servers)+1]
+	}
+	return cfg.Servers
 }
 
 // makeBase creates root (if missing) and a fresh child for this run.
