@@ -12,17 +12,23 @@ import (
 
 // BenchmarkBrokerThroughput produces b.N 100-byte records (acks=1) to 6
 // partitions on 3 brokers and consumes them back, reporting records/s.
-func BenchmarkBrokerThroughput(b *testing.B) {
+func BenchmarkBrokerThroughput(b *testing.B) { benchThroughput(b, 1, kgo.LeaderAck()) }
+
+// BenchmarkBrokerThroughputReplicated is the same with replication factor
+// 3 and acks=all.
+func BenchmarkBrokerThroughputReplicated(b *testing.B) { benchThroughput(b, 3, kgo.AllISRAcks()) }
+
+func benchThroughput(b *testing.B, rf int16, acks kgo.Acks) {
 	c := startClusterB(b, 3)
 	adm := c.admin()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	r, err := adm.CreateTopic(ctx, 6, 1, nil, "bench")
+	r, err := adm.CreateTopic(ctx, 6, rf, nil, "bench")
 	require.NoError(b, err)
 	require.NoError(b, r.Err)
 	n := max(b.N, 100_000)
 	value := make([]byte, 100)
-	p := c.client(kgo.DefaultProduceTopic("bench"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+	p := c.client(kgo.DefaultProduceTopic("bench"), kgo.RequiredAcks(acks), kgo.DisableIdempotentWrite(),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(5*time.Millisecond))
 	b.ResetTimer()
 	start := time.Now()
@@ -53,7 +59,9 @@ func BenchmarkBrokerThroughput(b *testing.B) {
 	var onDisk int64
 	for _, s := range c.brokers {
 		for _, pi := range s.h.HostedPartitions() {
-			onDisk += pi.EndOffset
+			if pi.Leader {
+				onDisk += pi.EndOffset
+			}
 		}
 	}
 	require.Equal(b, int64(n), onDisk)
