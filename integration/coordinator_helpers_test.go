@@ -62,10 +62,11 @@ type coordProc struct {
 
 // coordStart starts the coordinator of cfg (listening on port) and waits
 // until it says it serves clients. The process is killed when the test ends.
-func coordStart(t *testing.T, cfg string, port int) *coordProc {
+func coordStart(t *testing.T, cfg string, port int, env ...string) *coordProc {
 	t.Helper()
 	p := &coordProc{log: &coordLog{}, exited: make(chan struct{}), addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	p.cmd = exec.Command(coordBinary(t), "keeper", "start-foreground", cfg)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
@@ -147,8 +148,9 @@ type apacheZK struct {
 }
 
 // apacheZKStart starts Apache ZooKeeper standalone on a fresh dataDir, or
-// skips when the package or java is missing.
-func apacheZKStart(t *testing.T) *apacheZK {
+// skips when the package or java is missing. env is added to the
+// environment of zkServer.sh (SERVER_JVMFLAGS, say).
+func apacheZKStart(t *testing.T, env ...string) *apacheZK {
 	t.Helper()
 	script := "/usr/share/zookeeper/bin/zkServer.sh"
 	if _, err := os.Stat(script); err != nil {
@@ -165,7 +167,7 @@ func apacheZKStart(t *testing.T) *apacheZK {
 		filepath.Join(dir, "data"), port)), 0o644))
 	z := &apacheZK{exited: make(chan struct{}), addr: fmt.Sprintf("127.0.0.1:%d", port), out: &coordLog{}}
 	z.cmd = exec.Command(script, "start-foreground", cfg)
-	z.cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+dir, "ZOOPIDFILE="+filepath.Join(dir, "zk.pid"))
+	z.cmd.Env = append(append(os.Environ(), "ZOO_LOG_DIR="+dir, "ZOOPIDFILE="+filepath.Join(dir, "zk.pid")), env...)
 	z.cmd.Stdout, z.cmd.Stderr = z.out, z.out
 	require.NoError(t, z.cmd.Start())
 	go func() { _ = z.cmd.Wait(); close(z.exited) }()
