@@ -12,9 +12,22 @@ import (
 // producer would send them, reporting MB/s of batch bytes (no fsync per
 // append: Kafka's default flush policy).
 func BenchmarkStorageAppend(b *testing.B) {
+	type variant struct {
+		name  string
+		codec kgo.CompressionCodec
+		cfg   Config
+	}
+	var variants []variant
 	for _, c := range codecs {
+		variants = append(variants, variant{c.name, c.codec, Config{}})
+	}
+	variants = append(variants, variant{"none-fsync-every-batch", kgo.NoCompression(), Config{FlushMessages: 1}})
+	for _, v := range variants {
+		c := v
 		b.Run(c.name, func(b *testing.B) {
-			l, err := Open(filepath.Join(b.TempDir(), "bench-0"), Config{SegmentBytes: 64 << 20, RetentionBytes: 256 << 20}, 0, nil)
+			cfg := c.cfg
+			cfg.SegmentBytes, cfg.RetentionBytes = 64<<20, 256<<20
+			l, err := Open(filepath.Join(b.TempDir(), "bench-0"), cfg, 0, nil)
 			require.NoError(b, err)
 			b.Cleanup(func() { l.Close() })
 			batch := simpleBatch(b, c.codec, 100, 100, 1)

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -203,4 +205,45 @@ func TestStorageCleanReopenKeepsState(t *testing.T) {
 	res, err := l2.AppendLeader(simpleBatch(t, kgo.NoCompression(), 1, 1, 1), 2, 0)
 	require.NoError(t, err)
 	require.Equal(t, int64(100), res.BaseOffset)
+}
+
+func TestStorageRecoverAfterRollCrash(t *testing.T) {
+	dir := testDir(t)
+	cfg := Config{SegmentBytes: 600, IndexIntervalBytes: 1}
+	l, _ := openLog(t, dir, cfg, 0)
+	for i := 0; i < 12; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.Lz4Compression(), 3, 40, int64(100+i)), int32(i/4), 0)
+		require.NoError(t, err)
+	}
+	leo := l.EndOffset()
+	crash(l)
+	bases, err := listSegments(dir)
+	require.NoError(t, err)
+	require.Greater(t, len(bases), 2)
+	last := segName(dir, bases[len(bases)-1], logSuffix)
+	require.NoError(t, os.Truncate(last, fileSize(t, last)-5))
+
+	l2, sink := openLog(t, dir, cfg, 0)
+	require.Len(t, sink.all(), 1)
+	require.Contains(t, sink.all()[0], last)
+	require.Less(t, l2.EndOffset(), leo)
+	require.Equal(t, len(bases), l2.NumSegments())
+	recs := readAll(t, l2)
+	require.Len(t, recs, int(l2.EndOffset()))
+	for i, r := range recs {
+		require.Equal(t, int64(i), r.offset)
+	}
+	// the epoch history does not reach past the recovered end
+	e, o := l2.EndOffsetForEpoch(l2.LatestEpoch())
+	require.Equal(t, l2.LatestEpoch(), e)
+	require.Equal(t, l2.EndOffset(), o)
+	b, err := os.ReadFile(filepath.Join(dir, epochFile))
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[2:] {
+		var ep int32
+		var start int64
+		_, err := fmt.Sscanf(line, "%d %d", &ep, &start)
+		require.NoError(t, err)
+		require.Less(t, start, l2.EndOffset())
+	}
 }
