@@ -12,7 +12,16 @@
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
 #   ROUNDS [3]  OPS [20000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
 #   PHASES [create,set,get]  KEEP_WORK=1 keeps the temp dir (logs, data)
+#
+# zk-compare.sh --ensemble runs bench/zk-compare-ensemble.sh instead: both as
+# 3-node ensembles, the same phases with sessions spread over the servers,
+# and leader failover times (see that script for its settings).
 set -euo pipefail
+
+if [[ "${1:-}" == --ensemble ]]; then
+	shift
+	exec "$(dirname "$0")/zk-compare-ensemble.sh" "$@"
+fi
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ZKSERVER=${ZKSERVER:-/usr/share/zookeeper/bin/zkServer.sh}
