@@ -65,6 +65,7 @@ type Store interface {
 	SetTopicConfig(name string, cfg map[string]string) error
 	ConfigChanges() ([]string, <-chan zk.Event, error)
 	MarkTopicForDeletion(name string) error
+	AllocateProducerIDs(broker int32) (zkstate.ProducerIDBlock, error)
 }
 
 // Controller is the part of broker/controller the handlers use.
@@ -112,6 +113,9 @@ type Handler struct {
 	rm       *replicaManager
 	fetchers *fetchers
 	randMu   sync.Mutex
+	pidMu    sync.Mutex
+	pidNext  int64 // next producer id of the claimed block
+	pidEnd   int64 // last producer id of the claimed block
 	ctrlMu   sync.Mutex
 }
 
@@ -182,6 +186,7 @@ var Versions = map[int16][2]int16{
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
 	21: {0, 2},  // DeleteRecords
+	22: {0, 4},  // InitProducerId
 	23: {0, 4},  // OffsetForLeaderEpoch
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
@@ -241,6 +246,8 @@ func (h *Handler) Handle(ctx context.Context, hdr *Header, req kmsg.Request) (km
 		return h.handleDeleteTopics(ctx, r), nil
 	case *kmsg.DeleteRecordsRequest:
 		return h.handleDeleteRecords(r), nil
+	case *kmsg.InitProducerIDRequest:
+		return h.handleInitProducerID(r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return h.handleOffsetForLeaderEpoch(r), nil
 	case *kmsg.DescribeConfigsRequest:
