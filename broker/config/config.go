@@ -31,7 +31,7 @@ func (l Listener) String() string { return fmt.Sprintf("%s://%s:%d", l.Name, l.H
 
 // Config is a validated server.properties.
 type Config struct {
-	BrokerID                int32
+	BrokerID                int32 // -1: generated at startup (broker.id.generation.enable)
 	Listeners               []Listener
 	AdvertisedListeners     []Listener
 	SecurityProtocolMap     map[string]string
@@ -298,7 +298,13 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 		if c.KRaft {
 			return fmt.Errorf("%s: node.id: %w", where(set, "process.roles", file), ErrMissing)
 		}
-		return fmt.Errorf("%s: broker.id: %w", file, ErrMissing)
+		if !c.bool("broker.id.generation.enable") {
+			return fmt.Errorf("%s: broker.id: %w (broker.id.generation.enable=false)", file, ErrMissing)
+		}
+		// Generated at startup from meta.properties or /brokers/seqid.
+		id = -1
+	} else if maxID := c.int64("reserved.broker.max.id"); c.bool("broker.id.generation.enable") && id > maxID && !c.KRaft {
+		return fmt.Errorf("%s: broker.id: %d is above reserved.broker.max.id=%d", where(set, "broker.id", file), id, maxID)
 	}
 	if id > math.MaxInt32 {
 		return fmt.Errorf("%s: broker.id: %d is out of range", where(set, "broker.id", file), id)

@@ -68,7 +68,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"broker.id=0\nzookeeper.connect=z:1\nnum.partitions=x\n", "", `config/server.properties:3: num.partitions: "x" is not an integer`},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "num.partitions=0", `num.partitions: "0" is out of range (min 1)`},
-		{"zookeeper.connect=z:1\n", "", "broker.id"},
+		{"zookeeper.connect=z:1\nbroker.id.generation.enable=false\n", "", "broker.id"},
+		{"zookeeper.connect=z:1\nbroker.id=1001\n", "", "reserved.broker.max.id"},
 		{"broker.id=0\n", "", "zookeeper.connect"},
 		{"broker.id=0\nzookeeper.connect=z:1\nlisteners=FOO://:1\n", "", "listener FOO has no entry"},
 		{"broker.id=0\nzookeeper.connect=z:1\nauto.create.topics.enable=yes\n", "", `config/server.properties:3: auto.create.topics.enable: "yes" is not a boolean`},
@@ -83,6 +84,12 @@ func TestConfigErrors(t *testing.T) {
 		require.Error(t, err, tc.text)
 		require.Contains(t, err.Error(), tc.want)
 	}
+}
+
+func TestConfigGeneratedBrokerID(t *testing.T) {
+	c, err := Parse("s", []byte("zookeeper.connect=z:1\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, int32(-1), c.BrokerID)
 }
 
 func TestConfigLoadFile(t *testing.T) {
@@ -121,7 +128,7 @@ func FuzzConfigParse(f *testing.F) {
 		c, err := Parse("f", []byte(s), nil)
 		if err == nil {
 			require.NotEmpty(t, c.Listeners)
-			require.True(t, c.BrokerID >= 0)
+			require.True(t, c.BrokerID >= -1)
 			require.False(t, strings.Contains(c.ZKConnect, "\n"))
 		}
 	})

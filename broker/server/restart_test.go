@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"kzoo/broker/config"
 )
 
 func consumeAll(t *testing.T, c *testCluster, topic string, n int) map[string]bool {
@@ -124,4 +126,24 @@ func TestBrokerStartRefusesForeignOrLockedLogDir(t *testing.T) {
 	err = s3.Start(context.Background())
 	require.ErrorIs(t, err, ErrInconsistentClusterID)
 	require.Contains(t, err.Error(), "broker.id=5")
+}
+
+// Without broker.id, the id comes from /brokers/seqid (above
+// reserved.broker.max.id) and is kept in meta.properties across restarts.
+func TestBrokerGeneratedID(t *testing.T) {
+	c := newCluster(t, 1, "reserved.broker.max.id=500")
+	cfgText := func() *config.Config {
+		cfg, err := config.Parse("server.properties", []byte(fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s\nreserved.broker.max.id=500\n", c.dirs[0], c.zk)), nil)
+		require.NoError(t, err)
+		return cfg
+	}
+	s := New(cfgText(), Options{})
+	require.NoError(t, s.Start(context.Background()))
+	id := s.cfg.BrokerID
+	require.Greater(t, id, int32(500))
+	require.NoError(t, s.Stop())
+	s2 := New(cfgText(), Options{})
+	require.NoError(t, s2.Start(context.Background()))
+	t.Cleanup(func() { s2.Stop() })
+	require.Equal(t, id, s2.cfg.BrokerID)
 }

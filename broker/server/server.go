@@ -122,6 +122,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.zk = zc
+	if s.cfg.BrokerID < 0 {
+		seq, err := zc.NextBrokerSequenceID()
+		if err != nil {
+			return fmt.Errorf("generating broker.id: %w", err)
+		}
+		maxID, _ := strconv.Atoi(s.cfg.Values["reserved.broker.max.id"])
+		s.cfg.BrokerID = int32(maxID) + seq
+		s.logf("generated broker.id %d", s.cfg.BrokerID)
+	}
 	if s.clusterID, err = zc.ClusterID(); err != nil {
 		return fmt.Errorf("reading cluster id: %w", err)
 	}
@@ -214,7 +223,14 @@ func (s *Server) checkMeta() error {
 		if m == nil {
 			continue
 		}
-		if id := m["broker.id"]; id != "" && id != strconv.Itoa(int(s.cfg.BrokerID)) {
+		if id := m["broker.id"]; id != "" && s.cfg.BrokerID < 0 {
+			// broker.id is generated: reuse the one this log dir has.
+			n, err := strconv.ParseInt(id, 10, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: %s has broker.id=%s", ErrInconsistentClusterID, filepath.Join(d, "meta.properties"), id)
+			}
+			s.cfg.BrokerID = int32(n)
+		} else if id != "" && id != strconv.Itoa(int(s.cfg.BrokerID)) {
 			return fmt.Errorf("%w: %s has broker.id=%s but this broker is %d", ErrInconsistentClusterID, filepath.Join(d, "meta.properties"), id, s.cfg.BrokerID)
 		}
 	}
