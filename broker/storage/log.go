@@ -193,9 +193,6 @@ func (l *Log) openSegment(base int64, last, recover bool, nowMs int64) (*segment
 		s.close()
 		return nil, fmt.Errorf("storage: stat %s: %w", s.log.Name(), err)
 	}
-	if fi, err := os.Stat(s.log.Name()); err == nil && s.rollTs < 0 {
-		s.created = min(nowMs, fi.ModTime().UnixMilli())
-	}
 	fileSize := st.Size()
 	s.size = fileSize
 	consistent := false
