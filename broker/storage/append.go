@@ -66,77 +66,25 @@ func (l *Log) AppendCoordinator(records []byte, leaderEpoch int32, nowMs int64) 
 }
 
 func (l *Log) appendLeader(records []byte, leaderEpoch int32, nowMs int64, coordinator bool) (AppendResult, error) {
+	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTimeMs: -1}
+	l.mu.RLock()
+	cfg := l.cfg
+	l.mu.RUnlock()
+	// validation (and any decompression) runs before the writer lock, so
+	// producers to one partition validate in parallel
+	records, metas, err := validateAppend(records, cfg, coordinator)
+	if err != nil {
+		return res, l.errf(err)
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTimeMs: -1}
 	if l.closed {
 		return res, ErrClosed
 	}
-	cfg := l.cfg
+	cfg = l.cfg
 	res.LogStartOffset = l.start
-	if len(records) == 0 {
+	if len(metas) == 0 {
 		return res, nil
-	}
-	legacy := isLegacy(records)
-	if legacy {
-		// Kafka checks max.message.bytes on the messages as sent, before conversion
-		if err := checkLegacySizes(records, cfg.MaxMessageBytes); err != nil {
-			return res, l.errf(err)
-		}
-		v2, err := ConvertToV2(records)
-		if err != nil {
-			return res, l.errf(err)
-		}
-		records = v2
-	}
-	var metas []batchMeta
-	var recoded [][]byte // per batch: a recompressed copy, or nil when stored as received
-	for pos := 0; pos < len(records); {
-		size, err := frameBatch(records[pos:])
-		if err != nil {
-			return res, l.errf(err)
-		}
-		b := records[pos : pos+size]
-		if err := checkCRC(b); err != nil {
-			return res, l.errf(err)
-		}
-		if size > cfg.MaxMessageBytes && !legacy {
-			return res, l.errf(fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes))
-		}
-		info, err := validateClientBatch(b, cfg.compacted(), coordinator)
-		if err != nil {
-			return res, l.errf(err)
-		}
-		h := parseHeader(b)
-		var nb []byte
-		if tc := cfg.targetCodec(); tc >= 0 && tc != h.codec() {
-			raw, err := batchRecords(b)
-			if err != nil {
-				return res, l.errf(err)
-			}
-			if nb, err = encodeBatch(h, tc, raw); err != nil {
-				return res, l.errf(err)
-			}
-		}
-		recoded = append(recoded, nb)
-		metas = append(metas, batchMeta{pos: pos, size: size, count: h.count,
-			last: int64(h.lastOffsetDelta), maxTs: info.maxTimestamp, maxTsOf: int64(info.offsetOfMaxTs)})
-		pos += size
-	}
-	if slices.ContainsFunc(recoded, func(b []byte) bool { return b != nil }) {
-		var out []byte
-		for i, m := range metas {
-			b := recoded[i]
-			if b == nil {
-				b = records[m.pos : m.pos+m.size]
-			}
-			metas[i].pos, metas[i].size = len(out), len(b)
-			out = append(out, b...)
-		}
-		records = out
-	}
-	if int64(len(records)) > cfg.SegmentBytes {
-		return res, l.errf(fmt.Errorf("%w: %d bytes exceed segment.bytes %d", kerr.RecordListTooLarge, len(records), cfg.SegmentBytes))
 	}
 	if dup, ok, err := l.checkProducers(records, metas); err != nil || ok {
 		if ok {
@@ -179,6 +127,76 @@ func (l *Log) appendLeader(records []byte, leaderEpoch int32, nowMs int64, coord
 		res.LogAppendTimeMs = nowMs
 	}
 	return res, nil
+}
+
+// validateAppend converts a legacy set, validates every batch and applies
+// compression.type, returning the bytes to store and where each batch is.
+func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []batchMeta, error) {
+	if len(records) == 0 {
+		return nil, nil, nil
+	}
+	legacy := isLegacy(records)
+	if legacy {
+		// Kafka checks max.message.bytes on the messages as sent, before conversion
+		if err := checkLegacySizes(records, cfg.MaxMessageBytes); err != nil {
+			return nil, nil, err
+		}
+		v2, err := ConvertToV2(records)
+		if err != nil {
+			return nil, nil, err
+		}
+		records = v2
+	}
+	var metas []batchMeta
+	var recoded [][]byte // per batch: a recompressed copy, or nil when stored as received
+	for pos := 0; pos < len(records); {
+		size, err := frameBatch(records[pos:])
+		if err != nil {
+			return nil, nil, err
+		}
+		b := records[pos : pos+size]
+		if err := checkCRC(b); err != nil {
+			return nil, nil, err
+		}
+		if size > cfg.MaxMessageBytes && !legacy {
+			return nil, nil, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes)
+		}
+		info, err := validateClientBatch(b, cfg.compacted(), coordinator)
+		if err != nil {
+			return nil, nil, err
+		}
+		h := parseHeader(b)
+		var nb []byte
+		if tc := cfg.targetCodec(); tc >= 0 && tc != h.codec() {
+			raw, err := batchRecords(b)
+			if err != nil {
+				return nil, nil, err
+			}
+			if nb, err = encodeBatch(h, tc, raw); err != nil {
+				return nil, nil, err
+			}
+		}
+		recoded = append(recoded, nb)
+		metas = append(metas, batchMeta{pos: pos, size: size, count: h.count,
+			last: int64(h.lastOffsetDelta), maxTs: info.maxTimestamp, maxTsOf: int64(info.offsetOfMaxTs)})
+		pos += size
+	}
+	if slices.ContainsFunc(recoded, func(b []byte) bool { return b != nil }) {
+		var out []byte
+		for i, m := range metas {
+			b := recoded[i]
+			if b == nil {
+				b = records[m.pos : m.pos+m.size]
+			}
+			metas[i].pos, metas[i].size = len(out), len(b)
+			out = append(out, b...)
+		}
+		records = out
+	}
+	if int64(len(records)) > cfg.SegmentBytes {
+		return nil, nil, fmt.Errorf("%w: %d bytes exceed segment.bytes %d", kerr.RecordListTooLarge, len(records), cfg.SegmentBytes)
+	}
+	return records, metas, nil
 }
 
 // checkProducers answers a retried batch from the producer cache (ok set)
