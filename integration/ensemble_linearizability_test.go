@@ -28,7 +28,7 @@ const ensembleSeedEnv = "KZOO_ENSEMBLE_SEED"
 const (
 	linClients    = 5
 	linRegisters  = 3
-	linEvents     = 5 // nemesis events per run
+	linEvents     = 4 // nemesis events per run
 	linSeqParent  = "/lin/seq"
 	linCheckLimit = 60 * time.Second
 )
@@ -173,13 +173,16 @@ func TestEnsembleLinearizableUnderFaults(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			victim = e.waitServing(60 * time.Second) // the leader
 		}
-		hold := time.Duration(1500+rng.IntN(2000)) * time.Millisecond
 		if rng.IntN(2) == 0 {
+			hold := time.Duration(1500+rng.IntN(2000)) * time.Millisecond
 			t.Logf("nemesis %d at %.1fs: kill -9 server %d (modes %v), restart after %s", ev, time.Since(h.start).Seconds(), victim, e.modes(), hold)
 			e.kill(victim)
 			nemesisHold(ctx, hold)
 			e.start(victim)
 		} else {
+			// Long enough for a partitioned leader to lose its followers
+			// (syncLimit=5 ticks) and for the majority to elect another.
+			hold := time.Duration(ensembleTickMs*5*3/2+rng.IntN(2000)) * time.Millisecond
 			t.Logf("nemesis %d at %.1fs: partition server %d (modes %v), heal after %s", ev, time.Since(h.start).Seconds(), victim, e.modes(), hold)
 			e.partition(victim)
 			nemesisHold(ctx, hold)
