@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// errBench is the prefix of every failure this program reports.
+var errBench = errors.New("kafka-bench")
+
+// spec is one measurement: a topic, its records and the produce settings.
+type spec struct {
+	servers     []string
+	topic       string
+	records     int
+	recordSize  int
+	partitions  int32
+	replication int16
+	acks        string // 0, 1 or all
+}
+
+// result is what one run of produce then consume measured.
+type result struct {
+	produceRecs, produceMB float64 // per second
+	p50, p99               time.Duration
+	consumeRecs, consumeMB float64 // per second
+}
+
+const mib = 1024 * 1024
+
+// createTopic makes the benchmark's topic and waits until every partition
+// has a leader that answers.
+func createTopic(ctx context.Context, s spec) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.servers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = s.topic, s.partitions, s.replication
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("%w: creating topic %s on %s: %v", errBench, s.topic, strings.Join(s.servers, ","), err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("%w: creating topic %s: %v", errBench, s.topic, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mreq := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(s.topic)
+		mreq.Topics = append(mreq.Topics, mt)
+		m, err := mreq.RequestWith(ctx, cl)
+		if err == nil && len(m.Topics) == 1 && m.Topics[0].ErrorCode == 0 && len(m.Topics[0].Partitions) == int(s.partitions) &&
+			!slices.ContainsFunc(m.Topics[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: topic %s has no leader for every partition after 30 s", errBench, s.topic)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// deleteTopic removes the benchmark's topic; failures only cost disk.
+func deleteTopic(ctx context.Context, s spec) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.servers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 30000
+	t := kmsg.NewDeleteTopicsRequestTopic()
+	t.Topic = kmsg.StringPtr(s.topic)
+	req.Topics = append(req.Topics, t)
+	req.TopicNames = []string{s.topic}
+	_, _ = req.RequestWith(ctx, cl)
+}
+
+// measureProduce sends s.records records of s.recordSize random bytes,
+// keyless, as fast as the client takes them, and times each from the
+// Produce call to its acknowledgement.
+func measureProduce(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, p50, p99 time.Duration, err error) {
+	acks, err := parseAcks(s.acks)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.servers...),
+		kgo.RequiredAcks(acks),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}
+	if s.acks != "all" && s.acks != "-1" {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	defer cl.Close()
+	payload := make([]byte, s.recordSize)
+	for i := range payload {
+		payload[i] = byte('A' + rand.IntN(26))
+	}
+	lat := make([]int64, s.records)
+	var failed atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	start := time.Now()
+	for i := range s.records {
+		sent := time.Now()
+		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: payload}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+				errOnce.Do(func() { firstErr = err })
+				return
+			}
+			lat[i] = int64(time.Since(sent))
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	elapsed := time.Since(start).Seconds()
+	if n := failed.Load(); n > 0 {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %d of %d produces to %s failed, first: %v", errBench, n, s.records, s.topic, firstErr)
+	}
+	slices.Sort(lat)
+	p50 = time.Duration(lat[len(lat)/2])
+	p99 = time.Duration(lat[len(lat)*99/100])
+	return float64(s.records) / elapsed, float64(s.records*s.recordSize) / mib / elapsed, p50, p99, nil
+}
+
+// measureConsume reads the topic from the start until s.records records
+// have arrived (no consumer group, as a partition-direct reader).
+func measureConsume(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, err error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(s.servers...),
+		kgo.ConsumeTopics(s.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(50*mib),
+		kgo.FetchMaxPartitionBytes(mib),
+	)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var n, bytes int
+	start := time.Now()
+	for n < s.records {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("%w: consumed %d of %d records of %s before the deadline", errBench, n, s.records, s.topic)
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("%w: fetching %s-%d: %v", errBench, t, p, err) })
+		if ferr != nil {
+			return 0, 0, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			bytes += len(r.Value) + len(r.Key)
+		})
+	}
+	elapsed := time.Since(start).Seconds()
+	return float64(n) / elapsed, float64(bytes) / mib / elapsed, nil
+}
+
+// measure creates the topic, produces, consumes and deletes the topic.
+func measure(ctx context.Context, s spec) (result, error) {
+	var r result
+	if err := createTopic(ctx, s); err != nil {
+		return r, err
+	}
+	defer deleteTopic(context.WithoutCancel(ctx), s)
+	var err error
+	if r.produceRecs, r.produceMB, r.p50, r.p99, err = measureProduce(ctx, s); err != nil {
+		return r, err
+	}
+	if r.consumeRecs, r.consumeMB, err = measureConsume(ctx, s); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// best keeps the best of each figure over rounds: highest rates, lowest
+// latencies.
+func best(rs []result) result {
+	var b result
+	for i, r := range rs {
+		if i == 0 {
+			b = r
+			continue
+		}
+		b.produceRecs = max(b.produceRecs, r.produceRecs)
+		b.produceMB = max(b.produceMB, r.produceMB)
+		b.consumeRecs = max(b.consumeRecs, r.consumeRecs)
+		b.consumeMB = max(b.consumeMB, r.consumeMB)
+		b.p50 = min(b.p50, r.p50)
+		b.p99 = min(b.p99, r.p99)
+	}
+	return b
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r result) String() string {
+	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms | consume %10.0f rec/s %7.2f MB/s",
+		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.consumeRecs, r.consumeMB)
+}
