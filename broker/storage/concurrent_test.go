@@ -82,3 +82,43 @@ func TestStorageConcurrentReadersAndWriter(t *testing.T) {
 	require.Equal(t, int64(batches*5), l.EndOffset())
 	require.Greater(t, l.StartOffset(), int64(0))
 }
+
+// TestStorageConcurrentProducers appends from several goroutines: every
+// append gets its own contiguous offsets and the log holds them all in order.
+func TestStorageConcurrentProducers(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{SegmentBytes: 3000}, 0)
+	const producers, each = 4, 50
+	var wg sync.WaitGroup
+	results := make(chan AppendResult, producers*each)
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				res, err := l.AppendLeader(simpleBatch(t, codecs[p%len(codecs)].codec, 3, 20, int64(i)), 0, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				results <- res
+			}
+		}(p)
+	}
+	wg.Wait()
+	close(results)
+	seen := make(map[int64]bool)
+	for r := range results {
+		require.Equal(t, r.BaseOffset+2, r.LastOffset)
+		for o := r.BaseOffset; o <= r.LastOffset; o++ {
+			require.False(t, seen[o], "offset %d assigned twice", o)
+			seen[o] = true
+		}
+	}
+	require.Len(t, seen, producers*each*3)
+	require.Equal(t, int64(producers*each*3), l.EndOffset())
+	recs := readAll(t, l)
+	require.Len(t, recs, producers*each*3)
+	for i, r := range recs {
+		require.Equal(t, int64(i), r.offset)
+	}
+}
