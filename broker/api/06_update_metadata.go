@@ -51,6 +51,7 @@ func (h *Handler) handleUpdateMetadata(r *kmsg.UpdateMetadataRequest) kmsg.Respo
 				delete(t.Parts, ps.Partition)
 				if len(t.Parts) == 0 {
 					delete(c.topics, topic)
+					delete(c.ids, t.ID)
 				}
 			}
 			return
@@ -59,8 +60,10 @@ func (h *Handler) handleUpdateMetadata(r *kmsg.UpdateMetadataRequest) kmsg.Respo
 			t = &topicMeta{Parts: map[int32]*partMeta{}}
 			c.topics[topic] = t
 		}
-		if id != ([16]byte{}) {
+		if id != ([16]byte{}) && id != t.ID {
+			delete(c.ids, t.ID) // a topic recreated under the same name
 			t.ID = id
+			c.ids[id] = topic
 		}
 		t.Parts[ps.Partition] = &partMeta{Leader: ps.Leader, LeaderEpoch: ps.LeaderEpoch, ISR: ps.ISR, Replicas: ps.Replicas, Offline: ps.OfflineReplicas, ZkVersion: ps.ZKVersion}
 	}

@@ -37,11 +37,12 @@ type metaCache struct {
 	controllerEpoch int32
 	brokers         map[int32]brokerMeta
 	topics          map[string]*topicMeta
+	ids             map[[16]byte]string // topic id → name
 	changed         chan struct{} // closed and replaced on every update
 }
 
 func newMetaCache() *metaCache {
-	return &metaCache{controllerID: -1, brokers: map[int32]brokerMeta{}, topics: map[string]*topicMeta{}, changed: make(chan struct{})}
+	return &metaCache{controllerID: -1, brokers: map[int32]brokerMeta{}, topics: map[string]*topicMeta{}, ids: map[[16]byte]string{}, changed: make(chan struct{})}
 }
 
 // waitChan returns a channel closed at the next update.
@@ -104,12 +105,8 @@ func copyTopic(t *topicMeta) topicMeta {
 func (c *metaCache) topicByID(id [16]byte) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for n, t := range c.topics {
-		if t.ID == id {
-			return n, true
-		}
-	}
-	return "", false
+	n, ok := c.ids[id]
+	return n, ok
 }
 
 func (c *metaCache) topicNames() []string {
