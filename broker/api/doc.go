@@ -10,6 +10,8 @@
 // broker/controller, the znode layout in broker/zkstate and partition files
 // in broker/storage (reached through the Log interface).
 //
-// Lock order: Handler.mu (partitions map) before partition.mu; the metadata
-// cache's lock is never held while taking either.
+// Lock order: replicaManager.mu (the partitions map) is never held while a
+// partition.mu is taken; partition.mu may be held while taking fetchers.mu
+// or the replica manager's signal lock, never the other way round; the
+// metadata cache's lock is a leaf. No lock is held across network I/O.
 package api
