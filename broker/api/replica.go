@@ -216,37 +216,41 @@ func (rm *replicaManager) pickDir(t tp) string {
 	return best
 }
 
-// ensure opens the partition's log if it is not hosted yet.
+// ensure opens the partition's log if it is not hosted yet. The topic's
+// config is read from ZooKeeper before the partitions map is locked.
 func (rm *replicaManager) ensure(t tp, topicID [16]byte) (*partition, error) {
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if p, ok := rm.parts[t]; ok {
+	if p := rm.get(t); p != nil {
+		rm.mu.Lock()
 		if p.topicID == ([16]byte{}) {
 			p.topicID = topicID
 		}
+		rm.mu.Unlock()
 		return p, nil
 	}
 	if err := validateTopicName(t.Topic); err != nil || t.Partition < 0 {
 		return nil, fmt.Errorf("partition %s: invalid topic-partition name", t)
 	}
-	dir := rm.pickDir(t)
-	var cfg map[string]string
+	var over map[string]string
 	if rm.h.o.Store != nil {
-		over, err := rm.h.o.Store.TopicConfig(t.Topic)
-		if err != nil {
+		var err error
+		if over, err = rm.h.o.Store.TopicConfig(t.Topic); err != nil {
 			rm.h.o.Logf("partition %s: reading topic config: %v; using broker defaults", t, err)
 		}
-		cfg = rm.h.cfg.TopicMap(over)
-	} else {
-		cfg = rm.h.cfg.TopicMap(nil)
 	}
+	cfg := rm.h.cfg.TopicMap(over)
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if p, ok := rm.parts[t]; ok {
+		return p, nil
+	}
+	dir := rm.pickDir(t)
 	l, err := rm.h.o.OpenLog(dir, t.Topic, t.Partition, topicID, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("partition %s in %s: %w", t, dir, err)
 	}
 	p := &partition{tp: t, topicID: topicID, dir: dir, log: l, leader: -1, minISR: minISROf(cfg)}
 	p.resetFollowerState(0)
-	p.hw = l.EndOffset() // recovered below by the leader's HW protocol; a restart keeps what is on disk visible
+	p.hw = l.EndOffset() // the leader's HW rule takes over; a restart keeps what is on disk visible
 	rm.parts[t] = p
 	rm.onDisk[t] = dir
 	return p, nil
