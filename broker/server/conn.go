@@ -166,6 +166,8 @@ func (cs *connServer) serve(ctx context.Context) {
 	remote := cs.c.RemoteAddr().String()
 	queue := make(chan *request, 8)
 	readErr := make(chan error, 1)
+	quit := make(chan struct{}) // closed when this loop returns
+	defer close(quit)
 	go func() {
 		defer close(queue)
 		r := bufio.NewReaderSize(cs.c, 64<<10)
@@ -179,6 +181,9 @@ func (cs *connServer) serve(ctx context.Context) {
 			select {
 			case queue <- rq:
 			case <-ctx.Done():
+				putBuf(rq.buf)
+				return
+			case <-quit:
 				putBuf(rq.buf)
 				return
 			}

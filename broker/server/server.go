@@ -409,12 +409,14 @@ func (s *Server) Stop() error {
 	}
 	s.stopped = true
 	s.mu.Unlock()
-	if s.cfg.ControlledShutdownEnable && s.zk != nil && s.h != nil {
+	if s.cfg.ControlledShutdownEnable && s.zk != nil && s.h != nil && s.ctrl != nil {
 		if err := s.controlledShutdown(); err != nil {
 			s.logf("controlled shutdown: %v; shutting down anyway", err)
 		}
 	}
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.closeAll()
 	close(s.done)
 	return nil
