@@ -513,3 +513,27 @@ func (s *Server) brokerAddr(id int32) (string, error) {
 	}
 	return "", fmt.Errorf("broker %d has no %s endpoint in /brokers/ids", id, s.cfg.InterBrokerListenerName)
 }
+
+// crash stops the broker without controlled shutdown, as a killed process
+// would: connections drop first and its ZooKeeper session ends at once
+// (rather than timing out). What was written to the log files stays, as the
+// page cache keeps it for a killed process. Tests only.
+func (s *Server) crash() {
+	s.mu.Lock()
+	s.stopped, s.closing = true, true
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.zk != nil {
+		s.zk.Close()
+	}
+	s.closeAll()
+	close(s.done)
+}
