@@ -19,6 +19,8 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
+
+	"kzoo/integration/faultproxy"
 )
 
 // ensembleSeedEnv replays a run of the linearizability test: the seed
@@ -28,7 +30,7 @@ const ensembleSeedEnv = "KZOO_ENSEMBLE_SEED"
 const (
 	linClients    = 5
 	linRegisters  = 3
-	linEvents     = 4 // nemesis events per run
+	linEvents     = 5 // nemesis events per run
 	linSeqParent  = "/lin/seq"
 	linCheckLimit = 60 * time.Second
 )
@@ -64,8 +66,9 @@ func linWorker(ctx context.Context, t *testing.T, id int, c *zk.Conn, rng *rand.
 		}
 		r := rng.IntN(100)
 		if r >= 75 {
+			tag := fmt.Sprintf("c%d-%d", id, n)
 			call := h.now()
-			name, err := c.Create(linSeqParent+"/n-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+			name, err := c.Create(linSeqParent+"/n-", []byte(tag), zk.FlagSequence, zk.WorldACL(zk.PermAll))
 			ret := h.now()
 			out := linOutput{unknown: ensembleIndeterminate(err)}
 			if err == nil {
@@ -82,7 +85,7 @@ func linWorker(ctx context.Context, t *testing.T, id int, c *zk.Conn, rng *rand.
 				t.Errorf("client %d: create under %s: %v", id, linSeqParent, err)
 				continue
 			}
-			h.add(linOp(id, call, ret, linInput{kind: linCreateSeq, key: linSeqParent}, out))
+			h.add(linOp(id, call, ret, linInput{kind: linCreateSeq, key: linSeqParent, val: tag}, out))
 			continue
 		}
 		key := linRegister(rng.IntN(linRegisters))
@@ -129,8 +132,8 @@ func nemesisHold(ctx context.Context, d time.Duration) {
 }
 
 // TestEnsembleLinearizableUnderFaults runs clients against a 3-process
-// ensemble while a nemesis kill -9s and restarts servers and partitions
-// one away and heals it, then checks the history with porcupine and that
+// ensemble while a nemesis kill -9s and restarts servers, partitions one
+// away and heals it, and resets and slows a server's peer links, then checks the history with porcupine and that
 // every acknowledged create is on every server.
 func TestEnsembleLinearizableUnderFaults(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
@@ -168,25 +171,40 @@ func TestEnsembleLinearizableUnderFaults(t *testing.T) {
 
 	// The nemesis: a fixed number of events, each undone before the next.
 	nemesisHold(ctx, 2*time.Second)
-	for ev := 0; ev < linEvents; ev++ {
+	events := []int{0, 1} // both a kill and a partition happen in every run
+	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	for len(events) < linEvents {
+		events = append(events, rng.IntN(3))
+	}
+	for ev, kind := range events {
 		victim := 1 + rng.IntN(len(e.nodes))
 		if rng.IntN(2) == 0 {
 			victim = e.waitServing(60 * time.Second) // the leader
 		}
-		if rng.IntN(2) == 0 {
+		at := time.Since(h.start).Seconds()
+		switch kind {
+		case 0:
 			hold := time.Duration(1500+rng.IntN(2000)) * time.Millisecond
-			t.Logf("nemesis %d at %.1fs: kill -9 server %d (modes %v), restart after %s", ev, time.Since(h.start).Seconds(), victim, e.modes(), hold)
+			t.Logf("nemesis %d at %.1fs: kill -9 server %d (modes %v), restart after %s", ev, at, victim, e.modes(), hold)
 			e.kill(victim)
 			nemesisHold(ctx, hold)
 			e.start(victim)
-		} else {
+		case 1:
 			// Long enough for a partitioned leader to lose its followers
 			// (syncLimit=5 ticks) and for the majority to elect another.
 			hold := time.Duration(ensembleTickMs*5*3/2+rng.IntN(2000)) * time.Millisecond
-			t.Logf("nemesis %d at %.1fs: partition server %d (modes %v), heal after %s", ev, time.Since(h.start).Seconds(), victim, e.modes(), hold)
+			t.Logf("nemesis %d at %.1fs: partition server %d (modes %v), heal after %s", ev, at, victim, e.modes(), hold)
 			e.partition(victim)
 			nemesisHold(ctx, hold)
 			e.heal(victim)
+		case 2:
+			hold := time.Duration(1500+rng.IntN(2000)) * time.Millisecond
+			delay := time.Duration(50+rng.IntN(200)) * time.Millisecond
+			resets := 0
+			e.eachLink(victim, func(p *faultproxy.Proxy) { p.SetDelay(delay); resets += p.Reset() })
+			t.Logf("nemesis %d at %.1fs: reset %d peer connections of server %d (modes %v), delay its links %s for %s", ev, at, resets, victim, e.modes(), delay, hold)
+			nemesisHold(ctx, hold)
+			e.eachLink(victim, func(p *faultproxy.Proxy) { p.SetDelay(0) })
 		}
 		e.waitServing(60 * time.Second)
 		nemesisHold(ctx, time.Second)
@@ -227,20 +245,44 @@ func TestEnsembleLinearizableUnderFaults(t *testing.T) {
 		c.Close()
 	}
 
+	// The children nobody was told about are the lost creates that took
+	// effect; their data names the operation.
+	created := map[string]int64{}
+	{
+		c := ensembleConnect(t, e.clientAddrs()[:1], 6*time.Second)
+		_, err := c.Sync(linSeqParent)
+		require.NoError(t, err)
+		kids, _, err := c.Children(linSeqParent)
+		require.NoError(t, err)
+		for _, k := range kids {
+			if slices.Contains(h.acked, k) {
+				continue
+			}
+			data, _, err := c.Get(linSeqParent + "/" + k)
+			require.NoError(t, err)
+			seq, err := strconv.ParseInt(k[strings.LastIndexByte(k, '-')+1:], 10, 64)
+			require.NoError(t, err, "child %s/%s", linSeqParent, k)
+			created[string(data)] = seq
+		}
+		c.Close()
+	}
+	ops, resolved, dropped := linResolve(h.ops, created)
+	t.Logf("lost answers: %d settled by what was observed, %d dropped as never applied", resolved, dropped)
+
 	unknown := 0
 	kinds := map[linKind]int{}
-	for _, op := range h.ops {
+	for _, op := range ops {
 		kinds[op.Input.(linInput).kind]++
 		if op.Output.(linOutput).unknown {
 			unknown++
 		}
 	}
-	t.Logf("history: %d operations (%d reads, %d sets, %d creates), %d with lost answers, %d creates acknowledged",
-		len(h.ops), kinds[linRead], kinds[linCAS], kinds[linCreateSeq], unknown, len(h.acked))
+	t.Logf("history: %d operations (%d reads, %d sets, %d creates), %d still open, %d creates acknowledged",
+		len(ops), kinds[linRead], kinds[linCAS], kinds[linCreateSeq], unknown, len(h.acked))
 	require.Greater(t, kinds[linCAS], 20, "too few sets to say anything")
 
 	checkStart := time.Now()
-	res, info := porcupine.CheckOperationsVerbose(linModel, h.ops, linCheckLimit)
+	res, info := porcupine.CheckOperationsVerbose(linModel, ops, linCheckLimit)
 	t.Logf("porcupine: %s in %s", res, time.Since(checkStart).Round(time.Millisecond))
 	if res != porcupine.Ok {
 		dir, err := os.MkdirTemp("", "kzoo-linearizability-")

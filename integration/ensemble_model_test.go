@@ -39,7 +39,7 @@ type linInput struct {
 	kind linKind
 	key  string
 	ver  int32  // cas: the version the set expects
-	val  string // cas: the data it writes
+	val  string // cas and create: the data it writes, unique in a run
 }
 
 type linOutput struct {
@@ -134,11 +134,109 @@ var linModel = porcupine.Model{
 	},
 }
 
+// linResolve settles lost answers from what the run observed, so the
+// checker has fewer open-ended operations to place (each one multiplies its
+// search):
+//
+//   - a lost set of val on version v of a key took effect exactly when some
+//     read saw version v+1 with val (values are unique): it becomes an OK
+//     set returning no later than the first such read returned; if reads saw
+//     version v+1 with other data only, it never took effect and is dropped;
+//     if nobody read version v+1 it stays open;
+//   - a lost create took effect exactly when its data names a child found
+//     at the end (created maps data to sequence number): it gets that
+//     sequence number (still open-ended in time); otherwise it is dropped.
+//
+// Dropping an operation that did not happen and narrowing one that did keep
+// the check sound.
+func linResolve(ops []porcupine.Operation, created map[string]int64) (out []porcupine.Operation, resolved, dropped int) {
+	type kv struct {
+		key string
+		ver int32
+	}
+	seen := map[kv]map[string]int64{} // (key, version) -> data -> earliest return
+	for _, op := range ops {
+		in, o := op.Input.(linInput), op.Output.(linOutput)
+		if in.kind != linRead {
+			continue
+		}
+		k := kv{in.key, o.ver}
+		if seen[k] == nil {
+			seen[k] = map[string]int64{}
+		}
+		if r, ok := seen[k][o.val]; !ok || op.Return < r {
+			seen[k][o.val] = op.Return
+		}
+	}
+	for _, op := range ops {
+		in, o := op.Input.(linInput), op.Output.(linOutput)
+		if !o.unknown {
+			out = append(out, op)
+			continue
+		}
+		switch in.kind {
+		case linCAS:
+			vals := seen[kv{in.key, in.ver + 1}]
+			if ret, ok := vals[in.val]; ok {
+				op.Output, op.Return = linOutput{}, max(ret, op.Call)
+				resolved++
+			} else if len(vals) > 0 {
+				dropped++
+				continue
+			}
+		case linCreateSeq:
+			seq, ok := created[in.val]
+			if !ok {
+				dropped++
+				continue
+			}
+			op.Output = linOutput{seq: seq}
+			resolved++
+		}
+		out = append(out, op)
+	}
+	return out, resolved, dropped
+}
+
 func linOp(client int, call, ret int64, in linInput, out linOutput) porcupine.Operation {
 	if out.unknown {
 		ret = linUnknownReturn
 	}
 	return porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret}
+}
+
+func TestEnsembleModelResolveLostAnswers(t *testing.T) {
+	reg := func(call, ret int64, ver int32, val string, out linOutput) porcupine.Operation {
+		return linOp(0, call, ret, linInput{kind: linCAS, key: "r", ver: ver, val: val}, out)
+	}
+	read := func(call, ret int64, ver int32, val string) porcupine.Operation {
+		return linOp(1, call, ret, linInput{kind: linRead, key: "r"}, linOutput{ver: ver, val: val})
+	}
+	create := func(call int64, tag string) porcupine.Operation {
+		return linOp(2, call, 0, linInput{kind: linCreateSeq, key: "s", val: tag}, linOutput{unknown: true})
+	}
+	lost := linOutput{unknown: true}
+	ops := []porcupine.Operation{
+		reg(0, 1, 0, "a", lost),   // seen at v1 by two reads: happened, returns by 5
+		read(4, 5, 1, "a"),        //
+		read(6, 9, 1, "a"),        //
+		reg(10, 11, 1, "b", lost), // v2 seen with other data: never happened
+		read(12, 13, 2, "c"),      //
+		reg(14, 15, 5, "d", lost), // v6 never read: stays open
+		create(20, "t1"),          // found at the end as seq 7
+		create(21, "t2"),          // not found: never happened
+	}
+	got, resolved, dropped := linResolve(ops, map[string]int64{"t1": 7})
+	require.Equal(t, 2, resolved)
+	require.Equal(t, 2, dropped)
+	require.Len(t, got, 6)
+	require.Equal(t, linOutput{}, got[0].Output)
+	require.Equal(t, int64(5), got[0].Return)
+	require.Equal(t, "d", got[4].Input.(linInput).val)
+	require.True(t, got[4].Output.(linOutput).unknown)
+	require.Equal(t, int64(linUnknownReturn), got[4].Return)
+	require.Equal(t, linOutput{seq: 7}, got[5].Output)
+	require.Equal(t, int64(linUnknownReturn), got[5].Return)
 }
 
 func TestEnsembleModelLinearizability(t *testing.T) {
