@@ -20,7 +20,7 @@ import (
 //
 // Behavior:
 // * Validates the name (Kafka's legal characters, at most 249, not "." or
-//   ".."), partitions and replication factor (-1 = broker default, v4+),
+//   "..", no '.'/'_' collision with an existing topic), partitions and replication factor (-1 = broker default, v4+),
 //   a replication factor above the live broker count → INVALID_REPLICATION_FACTOR,
 //   a manual assignment (then partitions and factor must be -1), and every
 //   config (INVALID_CONFIG naming the key).
@@ -109,6 +109,13 @@ func (h *Handler) planTopic(t kmsg.CreateTopicsRequestTopic) (topicPlan, error) 
 	pl := topicPlan{name: t.Topic, configs: map[string]string{}}
 	if err := validateTopicName(t.Topic); err != nil {
 		return pl, err
+	}
+	// '.' and '_' collide in metric names, so Kafka refuses such pairs.
+	norm := strings.ReplaceAll(t.Topic, ".", "_")
+	for _, other := range h.cache.topicNames() {
+		if other != t.Topic && strings.ReplaceAll(other, ".", "_") == norm {
+			return pl, kerrf(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", t.Topic, other)
+		}
 	}
 	for _, c := range t.Configs {
 		if c.Value == nil {
@@ -322,5 +329,3 @@ func configSource(s string) int8 {
 	}
 	return 0
 }
-
-var _ = strings.TrimSpace

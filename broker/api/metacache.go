@@ -38,7 +38,7 @@ type metaCache struct {
 	brokers         map[int32]brokerMeta
 	topics          map[string]*topicMeta
 	ids             map[[16]byte]string // topic id → name
-	changed         chan struct{} // closed and replaced on every update
+	changed         chan struct{}       // closed and replaced on every update
 }
 
 func newMetaCache() *metaCache {

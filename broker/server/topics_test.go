@@ -101,6 +101,8 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	require.ErrorIs(t, createErr(1, 4, nil, "toomany"), kerr.InvalidReplicationFactor)
 	require.ErrorIs(t, createErr(1, 1, nil, "a"), kerr.TopicAlreadyExists)
 	require.ErrorIs(t, createErr(1, 1, nil, "bad/name"), kerr.InvalidTopicException)
+	require.NoError(t, createErr(1, 1, nil, "x.y"))
+	require.Eventually(t, func() bool { return errors.Is(createErr(1, 1, nil, "x_y"), kerr.InvalidTopicException) }, 10*time.Second, 20*time.Millisecond, "x_y collides with x.y")
 	require.ErrorIs(t, createErr(1, 1, map[string]*string{"retention.ms": ptr("soon")}, "badcfg"), kerr.InvalidConfig)
 	require.ErrorIs(t, createErr(1, 1, map[string]*string{"no.such.config": ptr("1")}, "badcfg"), kerr.InvalidConfig)
 
@@ -153,7 +155,7 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	}
 	list, err := adm.ListTopics(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"a", "c"}, list.Names())
+	require.ElementsMatch(t, []string{"a", "c", "x.y"}, list.Names())
 
 	// Produce to an unknown topic without auto-creation.
 	t.Logf("%s step: Produce to an unknown topic without auto-creation.", time.Now().Format("15:04:05.000"))
