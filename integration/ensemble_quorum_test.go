@@ -91,7 +91,14 @@ func TestEnsembleQuorumOneLeaderAnyOneLossNoSplit(t *testing.T) {
 		newLeader := e.waitServing(60*time.Second, survivors...)
 		t.Logf("killed server %d; servers %v serve with leader %d", victim, survivors, newLeader)
 		write(fmt.Sprintf("without-%d", victim), 20)
-		// Every client of the survivors sees everything acknowledged.
+		// Clients of either survivor write, and see everything acknowledged.
+		for _, id := range survivors {
+			pc := ensembleConnect(t, []string{e.node(id).clientAddr()}, 6*time.Second)
+			name := fmt.Sprintf("via-%d-without-%d", id, victim)
+			ensembleCreateAcked(t, pc, "/q/"+name, 30*time.Second)
+			acked = append(acked, name)
+			pc.Close()
+		}
 		for _, id := range survivors {
 			requireHasAll(t, e.node(id).clientAddr(), "/q", acked)
 		}
