@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/anishathalye/porcupine"
@@ -293,8 +295,16 @@ func TestEnsembleModelLinearizability(t *testing.T) {
 		}, porcupine.Illegal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, _ := porcupine.CheckOperationsVerbose(linModel, tc.history, 0)
+			res, info := porcupine.CheckOperationsVerbose(linModel, tc.history, 0)
 			require.Equal(t, tc.want, res)
+			if res == porcupine.Illegal {
+				// The failure report the ensemble test writes renders.
+				path := filepath.Join(t.TempDir(), "history.html")
+				require.NoError(t, porcupine.VisualizePath(linModel, info, path))
+				st, err := os.Stat(path)
+				require.NoError(t, err)
+				require.Greater(t, st.Size(), int64(1000))
+			}
 		})
 	}
 }
