@@ -150,13 +150,6 @@ type (
 	kadmAlterConfig  = kadm.AlterConfig
 )
 
-// kadmFor is an admin client that talks to one broker only.
-func kadmFor(t *testing.T, addr string) *kadm.Client {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	require.NoError(t, err)
-	t.Cleanup(cl.Close)
-	return kadm.NewClient(cl)
-}
 
 // rawMetadata asks one broker directly (kgo caches metadata).
 func rawMetadata(addr string, topics ...string) (*kmsg.MetadataResponse, error) {

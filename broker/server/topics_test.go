@@ -68,15 +68,13 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	// Every broker learns of the topics through UpdateMetadata.
 	t.Logf("%s step: Every broker learns of the topics through UpdateMetadata.", time.Now().Format("15:04:05.000"))
 	for _, addr := range c.addrs() {
-		one := kadmFor(t, addr)
 		require.Eventually(t, func() bool {
-			md, err := one.Metadata(ctx, names...)
+			m, err := rawMetadata(addr, names...)
 			if err != nil {
 				return false
 			}
-			for _, n := range names {
-				td := md.Topics[n]
-				if td.Err != nil || len(td.Partitions) != 12 {
+			for _, td := range m.Topics {
+				if td.ErrorCode != 0 || len(td.Partitions) != 12 {
 					return false
 				}
 				for _, p := range td.Partitions {
@@ -86,7 +84,7 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 				}
 			}
 			return true
-		}, 20*time.Second, 50*time.Millisecond, addr)
+		}, 20*time.Second, 20*time.Millisecond, addr)
 	}
 
 	// Errors as Kafka reports them.
@@ -111,10 +109,12 @@ func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	cp, err := adm.CreatePartitions(ctx, 4, "c")
 	require.NoError(t, err)
 	require.NoError(t, cp["c"].Err)
-	require.Eventually(t, func() bool {
-		md, err := adm.Metadata(ctx, "c")
-		return err == nil && len(md.Topics["c"].Partitions) == 16
-	}, 20*time.Second, 50*time.Millisecond)
+	for _, addr := range c.addrs() {
+		require.Eventually(t, func() bool {
+			m, err := rawMetadata(addr, "c")
+			return err == nil && len(m.Topics[0].Partitions) == 16
+		}, 20*time.Second, 20*time.Millisecond, addr)
+	}
 	up, err := adm.UpdatePartitions(ctx, 3, "c")
 	if err == nil {
 		err = up["c"].Err
