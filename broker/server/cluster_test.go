@@ -150,7 +150,6 @@ type (
 	kadmAlterConfig  = kadm.AlterConfig
 )
 
-
 // rawMetadata asks one broker directly (kgo caches metadata).
 func rawMetadata(addr string, topics ...string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
