@@ -15,6 +15,11 @@ type learner struct {
 	sent     int64 // highest zxid sent to it
 	silent   int   // ticks since we last heard from it
 	accepted uint32
+	// ACKEPOCH, kept until a quorum has acknowledged the epoch
+	ackedEpoch bool
+	ackLast    int64
+	ackSnap    int64
+	ackLasts   []Entry
 }
 
 // Peer is one server's ZAB state machine. It is not safe for concurrent
@@ -37,6 +42,7 @@ type Peer struct {
 	vote  Vote
 	recv  map[int64]Vote    // votes of looking voters in this round
 	outOf map[int64]Message // notifications from peers already following or leading
+	early map[int64]Message // FOLLOWERINFO that arrived before we knew we lead
 	ticks int               // ticks in the current role/phase
 
 	// leader
@@ -45,6 +51,7 @@ type Peer struct {
 	infos       map[int64]uint32
 	learners    map[int64]*learner
 	established bool
+	epochQuorum bool // a quorum acknowledged the new epoch: syncing may start
 	counter     uint32
 
 	// learner
@@ -140,6 +147,7 @@ func (p *Peer) reset(r Role) {
 	p.learners = nil
 	p.infos = nil
 	p.established = false
+	p.epochQuorum = false
 	p.synced = false
 	p.current = false
 	p.epoch = 0
@@ -151,6 +159,7 @@ func (p *Peer) becomeLooking() {
 	p.round++
 	p.recv = map[int64]Vote{}
 	p.outOf = map[int64]Message{}
+	p.early = map[int64]Message{}
 	if p.isVoter() {
 		p.vote = p.selfVote()
 		p.recv[p.cfg.ID] = p.vote
@@ -184,6 +193,19 @@ func (p *Peer) becomeLeading() {
 	p.learners = map[int64]*learner{}
 	p.infos = map[int64]uint32{p.cfg.ID: p.hs.AcceptedEpoch}
 	p.prevEpoch = p.hs.CurrentEpoch
+	// A follower that decided before we did may already have asked.
+	early := p.early
+	p.early = nil
+	ids := make([]int64, 0, len(early))
+	for id := range early {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		if p.role == Leading {
+			p.onFollowerInfo(early[id])
+		}
+	}
 }
 
 // ---- input
@@ -202,6 +224,10 @@ func (p *Peer) Tick() {
 		}
 		if p.ticks > limit {
 			p.becomeLooking()
+		} else if p.epoch == 0 {
+			// No NEWEPOCH yet: our FOLLOWERINFO may have been lost with a
+			// connection. Ask again.
+			p.send(Message{Type: MsgFollowerInfo, To: p.leader, Epoch: p.hs.AcceptedEpoch, Observer: !p.isVoter()})
 		}
 	case Leading:
 		p.tickLeader()
@@ -247,6 +273,9 @@ func (p *Peer) Step(m Message) {
 		// Leader-protocol traffic for a leadership we are not in. Tell a
 		// would-be follower that we are not leading so it stops waiting.
 		if m.Type == MsgFollowerInfo {
+			if p.early != nil {
+				p.early[m.From] = m
+			}
 			p.send(Message{Type: MsgVote, To: m.From, Round: p.round, Vote: p.vote, State: Looking})
 		}
 	}
@@ -349,7 +378,7 @@ func (p *Peer) stepLeader(m Message) {
 	l.silent = 0
 	switch m.Type {
 	case MsgAckEpoch:
-		if l.phase != 0 {
+		if l.phase != 0 || l.ackedEpoch {
 			return
 		}
 		if !p.established && (Vote{Epoch: m.Vote.Epoch, Zxid: m.Zxid}).Better(Vote{Epoch: p.prevEpoch, Zxid: p.lastZxid()}) {
@@ -357,7 +386,34 @@ func (p *Peer) stepLeader(m Message) {
 			p.becomeLooking()
 			return
 		}
-		p.syncLearner(l, m.Zxid)
+		l.ackedEpoch, l.ackLast, l.ackSnap, l.ackLasts = true, m.Zxid, m.Commit, m.Entries
+		if p.epochQuorum {
+			p.syncLearner(l, l.ackLast, l.ackSnap, l.ackLasts)
+			return
+		}
+		// No NEWLEADER before a quorum has promised this epoch: that
+		// promise is what stops an older leader from committing more.
+		n := 1
+		for _, o := range p.learners {
+			if o.ackedEpoch && !o.observer {
+				n++
+			}
+		}
+		if !p.quorum(n) {
+			return
+		}
+		p.epochQuorum = true
+		ids := make([]int64, 0, len(p.learners))
+		for id, o := range p.learners {
+			if o.ackedEpoch && o.phase == 0 {
+				ids = append(ids, id)
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for _, id := range ids {
+			o := p.learners[id]
+			p.syncLearner(o, o.ackLast, o.ackSnap, o.ackLasts)
+		}
 	case MsgAckNewLeader:
 		if l.phase != 1 {
 			return
@@ -432,22 +488,71 @@ func (p *Peer) indexAfter(z int64) int {
 	return sort.Search(len(p.log), func(i int) bool { return p.log[i].Zxid > z })
 }
 
-// syncLearner brings a learner whose last zxid is last up to date: by diff
-// when its history is a prefix of ours, by truncation first when it holds
-// entries we do not, by snapshot when our log no longer reaches back to it.
-func (p *Peer) syncLearner(l *learner, last int64) {
+// epochLasts summarises a log for ACKEPOCH: the last zxid of every epoch
+// it holds, in order.
+func epochLasts(log []Entry) []Entry {
+	var out []Entry
+	for i, e := range log {
+		if i+1 == len(log) || Epoch(log[i+1].Zxid) != Epoch(e.Zxid) {
+			out = append(out, Entry{Zxid: e.Zxid})
+		}
+	}
+	return out
+}
+
+// lastOfEpoch is the last zxid of epoch e this leader knows, in its log or
+// as its snapshot's zxid.
+func (p *Peer) lastOfEpoch(e uint32) (int64, bool) {
+	i := p.indexAfter(Zxid(e, ^uint32(0)))
+	if i > 0 && Epoch(p.log[i-1].Zxid) == e {
+		return p.log[i-1].Zxid, true
+	}
+	if p.snap.Zxid != 0 && Epoch(p.snap.Zxid) == e && (i == 0 || Epoch(p.log[i-1].Zxid) < e) {
+		return p.snap.Zxid, true
+	}
+	return 0, false
+}
+
+// commonPoint finds where a learner's history leaves ours. Its snapshot is
+// committed, so we hold it; past it, within one epoch every server holds a
+// prefix of that epoch's proposals, so the histories agree up to the first
+// epoch where the learner holds more than we do, or holds an epoch we never
+// saw.
+func (p *Peer) commonPoint(snapZxid int64, lasts []Entry) int64 {
+	c := snapZxid
+	for _, fl := range lasts {
+		if fl.Zxid <= c {
+			continue
+		}
+		ll, ok := p.lastOfEpoch(Epoch(fl.Zxid))
+		if !ok {
+			break
+		}
+		if fl.Zxid <= ll {
+			c = fl.Zxid
+			continue
+		}
+		if ll > c {
+			c = ll
+		}
+		break
+	}
+	return c
+}
+
+// syncLearner brings a learner up to date: by diff when its history is a
+// prefix of ours, by truncation first when it holds entries we do not, by
+// snapshot when our log no longer reaches back to where the two agree.
+// last, snapZxid and lasts are what the learner said in ACKEPOCH.
+func (p *Peer) syncLearner(l *learner, last, snapZxid int64, lasts []Entry) {
 	m := Message{Type: MsgSync, To: l.id, Epoch: p.epoch}
 	from := p.snap.Zxid
+	common := p.commonPoint(snapZxid, lasts)
 	switch {
-	case last < p.snap.Zxid:
+	case common < p.snap.Zxid:
 		s := p.snap
 		m.Snapshot = &s
 	default:
-		i := p.indexAfter(last) // entries[:i] have Zxid <= last
-		common := p.snap.Zxid
-		if i > 0 {
-			common = p.log[i-1].Zxid
-		}
 		if common != last {
 			m.Trunc, m.TruncZxid = true, common
 		}
@@ -598,7 +703,8 @@ func (p *Peer) stepLearner(m Message) {
 			p.hs.AcceptedEpoch = m.Epoch
 			p.hsDirty = true
 		}
-		p.send(Message{Type: MsgAckEpoch, To: p.leader, Epoch: p.epoch, Vote: Vote{Epoch: p.hs.CurrentEpoch}, Zxid: p.lastZxid()})
+		p.send(Message{Type: MsgAckEpoch, To: p.leader, Epoch: p.epoch, Vote: Vote{Epoch: p.hs.CurrentEpoch},
+			Zxid: p.lastZxid(), Commit: p.snap.Zxid, Entries: epochLasts(p.log)})
 		return
 	}
 	if p.epoch == 0 || m.Epoch != p.epoch {

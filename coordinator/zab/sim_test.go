@@ -156,8 +156,18 @@ func (s *sim) breakLink(a, b int64) {
 }
 
 func (s *sim) process(n *simNode) {
-	for n.up && n.peer.HasReady() {
+	for rounds := 0; n.up && n.peer.HasReady(); rounds++ {
 		rd := n.peer.Ready()
+		if rounds > 1000 {
+			p := n.peer
+			var zs []string
+			for _, e := range p.log {
+				zs = append(zs, fmt.Sprintf("%#x", e.Zxid))
+			}
+			s.logf("node %d snap %#x log %v", n.id, p.snap.Zxid, zs)
+			s.fail("node %d never runs out of work: role %v msgs %d hsDirty %v installed %v trunc %v last %#x stable %#x commit %#x applied %#x entries %d committed %d",
+				n.id, p.role, len(p.msgs), p.hsDirty, p.installed != nil, p.trunc, p.lastZxid(), p.stable, p.commit, p.applied, len(rd.Entries), len(rd.Committed))
+		}
 		if rd.HardState != nil {
 			if rd.HardState.AcceptedEpoch < n.hs.AcceptedEpoch || rd.HardState.CurrentEpoch < n.hs.CurrentEpoch {
 				s.fail("node %d epochs went backwards: %+v -> %+v", n.id, n.hs, *rd.HardState)
@@ -287,6 +297,14 @@ func (s *sim) deliver() bool {
 	n := s.nodes[k[1]]
 	if !n.up {
 		return true
+	}
+	if m.Type == MsgSync || m.Type == MsgUpToDate || m.Type == MsgNewEpoch {
+		first, last := int64(0), int64(0)
+		if len(m.Entries) > 0 {
+			first, last = m.Entries[0].Zxid, m.Entries[len(m.Entries)-1].Zxid
+		}
+		s.logf("%v %d->%d epoch %d trunc %v %#x snap %v entries %#x..%#x commit %#x | before: last %#x commit %#x applied %#x",
+			m.Type, m.From, m.To, m.Epoch, m.Trunc, m.TruncZxid, m.Snapshot != nil, first, last, m.Commit, n.peer.lastZxid(), n.peer.commit, n.peer.applied)
 	}
 	n.peer.Step(m)
 	s.process(n)
@@ -492,8 +510,15 @@ func TestZabSimulation(t *testing.T) {
 			observers = 1
 		}
 		s := newSim(t, seed, voters, observers)
-		s.run(3000)
-		s.settle()
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.fail("panic: %v", r)
+				}
+			}()
+			s.run(3000)
+			s.settle()
+		}()
 		if len(s.history) == 0 {
 			t.Fatalf("zab simulation seed %d committed nothing", seed)
 		}

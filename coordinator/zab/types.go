@@ -83,7 +83,7 @@ const (
 	MsgVote         MsgType = iota // election notification: Round, Vote, State (sender's role), Epoch (sender's established epoch)
 	MsgFollowerInfo                // learner → leader: Epoch = learner's accepted epoch, Observer
 	MsgNewEpoch                    // leader → learner: Epoch = the new epoch
-	MsgAckEpoch                    // learner → leader: Vote.Epoch = current epoch, Zxid = last zxid
+	MsgAckEpoch                    // learner → leader: Vote.Epoch = current epoch, Zxid = last zxid, Commit = its snapshot's zxid, Entries = the last zxid of each epoch in its log
 	MsgSync                        // leader → learner: Snapshot and/or Trunc/TruncZxid, then Entries
 	MsgNewLeader                   // leader → learner: Zxid = the last zxid the sync covered
 	MsgAckNewLeader                // learner → leader: Zxid echoed
