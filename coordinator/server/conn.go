@@ -247,6 +247,10 @@ func (c *conn) handshake(frame []byte) bool {
 	c.recv++
 	c.mu.Unlock()
 	s.stats.received.Add(1)
+	if s.ens != nil && !s.ens.waitServing(time.Duration(max(req.TimeOut, int32(s.cfg.MinSessionTimeoutMs)))*time.Millisecond) {
+		s.log.Info(fmt.Sprintf("Refusing session request for client %s: this server is not serving (no leader)", c.remote))
+		return false
+	}
 	s.treeMu.RLock()
 	last := s.tree.LastZxid()
 	s.treeMu.RUnlock()

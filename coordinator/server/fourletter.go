@@ -51,7 +51,7 @@ func (s *Server) fourLetter(c *conn, cmd string) {
 }
 
 func (s *Server) runFourLetter(b *bytes.Buffer, cmd string, self *conn) {
-	if !s.running.Load() && cmd != "ruok" && cmd != "envi" {
+	if (!s.running.Load() || s.ens != nil && !s.ens.isServing.Load()) && cmd != "ruok" && cmd != "envi" && cmd != "conf" {
 		if cmd == "isro" {
 			b.WriteString("null")
 		} else {

@@ -11,6 +11,7 @@ import (
 	"kzoo/coordinator/jute"
 	"kzoo/coordinator/tree"
 	"kzoo/coordinator/wal"
+	"kzoo/coordinator/zab"
 )
 
 // proposal is one step through the write pipeline: a log entry, or (entry
@@ -21,6 +22,7 @@ type proposal struct {
 	entry    *tree.Entry
 	syncPath string
 	connect  *jute.ConnectResponse // a createSession's answer
+	install  *tree.Tree            // ensemble: the leader's snapshot replaces the tree
 }
 
 // pipeline carries proposals from the connections to the logger goroutine
@@ -68,6 +70,16 @@ func (p *pipeline) submit(pr *proposal) {
 	p.mu.Unlock()
 	p.pending.Add(1)
 	p.wakeUp()
+}
+
+// drain returns what is queued without waiting (the ensemble loop selects
+// on wake itself).
+func (p *pipeline) drain() []*proposal {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.queue
+	p.queue = nil
+	return b
 }
 
 // take returns everything queued, waiting for something to arrive; after
@@ -191,6 +203,14 @@ func (s *Server) applyLoop() {
 
 // applyOne applies one proposal. treeMu must be held for writing.
 func (s *Server) applyOne(pr *proposal, notes []notice) []notice {
+	if pr.install != nil {
+		s.tree = pr.install
+		now := s.nowMs()
+		for _, si := range s.tree.Sessions() {
+			s.tracker.add(si.ID, si.TimeoutMs, now)
+		}
+		return notes
+	}
 	if pr.entry == nil {
 		if pr.conn != nil {
 			pr.conn.complete(pr, s.tree.LastZxid(), nil)
@@ -210,6 +230,13 @@ func (s *Server) applyOne(pr *proposal, notes []notice) []notice {
 	case jute.OpCreateSession:
 		if res.Err != jute.OK {
 			s.tracker.remove(e.Session)
+		} else if s.ens != nil && pr.conn == nil {
+			// A session created through another server of the ensemble:
+			// track it here too, so it can move here and, if this server
+			// leads, expire.
+			if timeout, _, ok := s.tree.Session(e.Session); ok {
+				s.tracker.add(e.Session, timeout, s.nowMs())
+			}
 		}
 	case jute.OpCloseSession:
 		s.tracker.remove(e.Session)
@@ -256,6 +283,15 @@ func (s *Server) snapshot() {
 		})
 		if err != nil {
 			s.log.Error(fmt.Sprintf("Unexpected exception writing snapshot 0x%x to %s: %v", zxid, s.cfg.DataDir, err))
+			return
+		}
+		if s.ens != nil {
+			// The ensemble serves learners too far behind from it and
+			// drops the log entries it covers from memory.
+			select {
+			case s.ens.compact <- zab.Snapshot{Zxid: zxid, Data: buf.Bytes()}:
+			case <-s.stop:
+			}
 		}
 	}()
 }

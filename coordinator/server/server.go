@@ -18,6 +18,7 @@ import (
 	"kzoo/coordinator/jute"
 	"kzoo/coordinator/tree"
 	"kzoo/coordinator/wal"
+	"kzoo/coordinator/zab"
 )
 
 // Version is what srvr, stat, mntr and envi report as ZooKeeper's version.
@@ -29,9 +30,9 @@ var ErrClosed = errors.New("server: closed")
 // ErrNoConfig is returned by New without a Config.
 var ErrNoConfig = errors.New("server: Options.Config is nil")
 
-// ErrEnsemble is returned by New for a zoo.cfg that describes an ensemble:
-// this server runs standalone only.
-var ErrEnsemble = errors.New("server: ensemble mode is not supported by the standalone server")
+// ErrEnsemble is returned by New for an ensemble zoo.cfg it cannot run:
+// this server is not one of its server.N lines.
+var ErrEnsemble = errors.New("server: bad ensemble configuration")
 
 // Options configure a Server. Only Config is required.
 type Options struct {
@@ -92,6 +93,7 @@ type Server struct {
 	bySession map[int64]*conn
 
 	pipe pipeline
+	ens  *ensemble // nil when standalone
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -156,8 +158,8 @@ func New(opts Options) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("server: %s: dataDir is not set", cfg.Path)
 	}
-	if !cfg.Standalone() {
-		return nil, fmt.Errorf("%w: %s has %d server lines", ErrEnsemble, cfg.Path, len(cfg.Servers))
+	if !cfg.Standalone() && cfg.Self() == nil {
+		return nil, fmt.Errorf("%w: %s: myid %d has no server.%d line", ErrEnsemble, cfg.Path, cfg.MyID, cfg.MyID)
 	}
 	if cfg.TickTimeMs <= 0 {
 		return nil, fmt.Errorf("server: %s: tickTime %d is not positive", cfg.Path, cfg.TickTimeMs)
@@ -205,10 +207,21 @@ func (s *Server) start() error {
 			return err
 		}
 	}
+	if s.ens != nil {
+		if err := s.ens.tr.Start(); err != nil {
+			ln.Close()
+			s.wal.Close()
+			return fmt.Errorf("server: %w", err)
+		}
+	}
 	s.running.Store(true)
 	s.wg.Add(5)
 	go s.acceptLoop()
-	go s.logLoop()
+	if s.ens != nil {
+		go s.ens.loop()
+	} else {
+		go s.logLoop()
+	}
 	go s.applyLoop()
 	go s.expiryLoop()
 	go s.containerLoop()
@@ -239,14 +252,31 @@ func (s *Server) recover() error {
 	}
 	begin := time.Now()
 	t := tree.New(s.treeOpts)
+	ensemble := !cfg.Standalone()
+	var snap zab.Snapshot
+	var zlog []zab.Entry
 	last, err := w.Recover(func(snapZxid int64, r io.Reader) error {
+		var raw bytes.Buffer
+		if ensemble {
+			// The ensemble serves this snapshot to learners too far behind.
+			r = io.TeeReader(r, &raw)
+		}
 		nt, err := tree.ReadSnapshot(r, s.treeOpts)
 		if err != nil {
 			return fmt.Errorf("snapshot 0x%x in %s: %w", snapZxid, cfg.DataDir, err)
 		}
 		t = nt
+		snap = zab.Snapshot{Zxid: snapZxid, Data: raw.Bytes()}
 		return nil
 	}, func(rec wal.Record) error {
+		if ensemble {
+			// An ensemble server applies only what a leader says is
+			// committed: its log tail may hold proposals that never were.
+			if rec.Zxid > snap.Zxid {
+				zlog = append(zlog, zab.Entry{Zxid: rec.Zxid, Data: rec.Data})
+			}
+			return nil
+		}
 		if rec.Zxid <= t.LastZxid() {
 			return nil
 		}
@@ -276,6 +306,25 @@ func (s *Server) recover() error {
 	}
 	s.log.Info(fmt.Sprintf("Snapshot loaded in %d ms, highest zxid is 0x%x, digest is %d",
 		time.Since(begin).Milliseconds(), t.LastZxid(), 0))
+	if ensemble {
+		if snap.Data == nil {
+			// No snapshot yet: the empty tree is the state at zxid 0.
+			var buf bytes.Buffer
+			if err := t.WriteSnapshot(&buf); err != nil {
+				w.Close()
+				return fmt.Errorf("server: serialize the empty tree: %w", err)
+			}
+			snap = zab.Snapshot{Data: buf.Bytes()}
+		}
+		e, err := s.newEnsemble(snap, zlog)
+		if err != nil {
+			w.Close()
+			return err
+		}
+		s.ens = e
+		s.mode = e.mode
+		return nil
+	}
 	// Like ZooKeeper's startup, snapshot what was recovered so the next
 	// recovery does not replay the same log again.
 	if s.pipe.lastZxid > 0 && t.LastZxid() == s.pipe.lastZxid {
@@ -508,7 +557,13 @@ func (s *Server) expiryLoop() {
 			return
 		case <-tick.C:
 		}
-		for _, ts := range s.tracker.expire(s.nowMs()) {
+		expired := s.tracker.expire(s.nowMs())
+		if s.ens != nil && !s.ens.leading() {
+			// Only the leader expires sessions; the others report
+			// their sessions' traffic to it.
+			continue
+		}
+		for _, ts := range expired {
 			s.log.Info(fmt.Sprintf("Expiring session 0x%x, timeout of %dms exceeded", ts.id, ts.timeoutMs))
 			s.pipe.submit(&proposal{entry: &tree.Entry{Session: ts.id, Type: jute.OpCloseSession}})
 		}
@@ -526,6 +581,9 @@ func (s *Server) containerLoop() {
 		case <-s.stop:
 			return
 		case <-tick.C:
+		}
+		if s.ens != nil && !s.ens.leading() {
+			continue
 		}
 		s.treeMu.RLock()
 		paths := s.tree.Expirable(s.nowMs(), s.containerMax)

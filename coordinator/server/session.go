@@ -19,7 +19,8 @@ type tracker struct {
 	interval int64 // ms, tickTime
 	sessions map[int64]*tracked
 	buckets  map[int64]map[int64]struct{}
-	next     int64 // next bucket to expire
+	next     int64              // next bucket to expire
+	touched  map[int64]struct{} // recorded once drainTouched was called
 }
 
 type tracked struct {
@@ -88,7 +89,23 @@ func (t *tracker) touch(id int64, timeoutMs int32, nowMs int64) bool {
 		s.timeoutMs = timeoutMs
 	}
 	t.move(s, nowMs)
+	if t.touched != nil {
+		t.touched[id] = struct{}{}
+	}
 	return true
+}
+
+// drainTouched returns the sessions touched since the last call (an
+// ensemble server reports them to its leader) and starts recording.
+func (t *tracker) drainTouched() []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]int64, 0, len(t.touched))
+	for id := range t.touched {
+		ids = append(ids, id)
+	}
+	t.touched = map[int64]struct{}{}
+	return ids
 }
 
 // setClosing marks a session as being closed so that no request of it is
