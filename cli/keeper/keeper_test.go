@@ -191,14 +191,18 @@ func TestKeeperStatusNotRunning(t *testing.T) {
 	require.Equal(t, "Stopping zookeeper ... no zookeeper to stop (could not find file "+filepath.Join(dir, pidFileName)+")\n", out)
 }
 
-func TestKeeperEnsembleRefused(t *testing.T) {
+func TestKeeperEnsembleMember(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "myid"), []byte("1"), 0o644))
 	text := fmt.Sprintf("dataDir=%s\nclientPort=%d\nserver.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\nserver.3=127.0.0.1:5:6\n", dir, freePort(t))
 	c, err := config.Parse("zoo.cfg", []byte(text), nil)
 	require.NoError(t, err)
+	// Parse reads no myid: without one this server is none of the lines.
 	_, err = newCoordinator(c)
-	require.ErrorContains(t, err, "ensembles (3 server lines) are not supported")
+	require.ErrorContains(t, err, "myid 0 has no server.0 line")
+	c.MyID = 2
+	srv, err := newCoordinator(c)
+	require.NoError(t, err)
+	require.NotNil(t, srv)
 }
 
 // freePort returns a port that was free a moment ago on 127.0.0.1.
