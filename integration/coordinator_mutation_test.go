@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,15 +25,15 @@ import (
 	"kzoo/coordinator/jute"
 )
 
-// coordTemplates are valid requests of every op a 3.8 client sends, on
-// paths under /fz; the mutation test breaks them.
-func coordTemplates(r *rand.Rand) []jute.Record {
+// coordTemplates are valid requests of every op a 3.8 client sends (but
+// those in skip), on paths under /fz; the mutation test breaks them.
+func coordTemplates(r *rand.Rand, skip ...jute.Op) []jute.Record {
 	p := func() string { return fmt.Sprintf("/fz/n%d", r.IntN(6)) }
 	digest := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: "u:PaPk2vQkO+1IIrzlK4Fd7oP6XnE="}}}
 	with := func(op jute.Op, rs ...jute.Record) jute.Record {
 		return coordRecords(append([]jute.Record{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: op}}, rs...))
 	}
-	return []jute.Record{
+	all := []jute.Record{
 		with(jute.OpCreate, &jute.CreateRequest{Path: p(), Data: []byte("d"), ACL: jute.WorldAnyone, Flags: int32(r.IntN(4))}),
 		with(jute.OpCreate2, &jute.CreateRequest{Path: p() + "/c", Data: nil, ACL: digest, Flags: 2}),
 		with(jute.OpDelete, &jute.DeleteRequest{Path: p(), Version: -1}),
@@ -49,7 +50,7 @@ func coordTemplates(r *rand.Rand) []jute.Record {
 		with(jute.OpSetWatches2, &jute.SetWatches{RelativeZxid: 1, DataWatches: []string{p()}, ChildWatches: []string{"/fz"},
 			PersistentWatches: []string{p()}, Two: true}),
 		with(jute.OpRemoveWatches, &jute.WatchTypeRequest{Path: "/fz", Type: 1 + int32(r.IntN(3))}),
-		with(jute.OpAuth, &jute.AuthPacket{Scheme: "digest", Auth: []byte("u:pw")}),
+		coordRecords{&jute.RequestHeader{Xid: -4, Type: jute.OpAuth}, &jute.AuthPacket{Scheme: "digest", Auth: []byte("u:pw")}},
 		with(jute.OpWhoAmI),
 		with(jute.OpMulti, &jute.MultiRequest{Ops: []jute.MultiOp{
 			{Type: jute.OpCreate, Req: &jute.CreateRequest{Path: p(), Data: []byte("m"), ACL: jute.WorldAnyone}},
@@ -62,6 +63,15 @@ func coordTemplates(r *rand.Rand) []jute.Record {
 			{Type: jute.OpGetChildren, Req: &jute.PathWatchRequest{Path: "/fz"}},
 		}}),
 	}
+	var out []jute.Record
+	for _, rec := range all {
+		var h jute.RequestHeader
+		_ = jute.Unmarshal(jute.Marshal(rec)[:8], &h)
+		if !slices.Contains(skip, h.Type) {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // coordRecords encodes several records back to back.
