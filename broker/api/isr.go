@@ -36,23 +36,7 @@ func (h *Handler) MaybeUpdateISRs() {
 			p.mu.Unlock()
 			continue
 		}
-		var next []int32
-		for _, r := range p.isr {
-			if r == self || now-p.caughtUpMs[r] <= lag {
-				next = append(next, r)
-			}
-		}
-		for _, r := range p.replicas {
-			if slices.Contains(next, r) || r == self {
-				continue
-			}
-			if leo, ok := p.followerLEO[r]; ok && leo >= p.hw && now-p.caughtUpMs[r] <= lag {
-				next = append(next, r)
-			}
-		}
-		if !slices.Contains(next, self) {
-			next = append([]int32{self}, next...)
-		}
+		next := p.proposeISR(self, now, lag)
 		if !sameSet(next, p.isr) {
 			p.isrInFlight = true
 			changes = append(changes, isrChange{p, p.leaderEpoch, p.zkVersion, next})
@@ -89,6 +73,29 @@ func (h *Handler) MaybeUpdateISRs() {
 	if moved {
 		h.rm.notify()
 	}
+}
+
+// proposeISR is the ISR this leader wants: members caught up within lagMs
+// stay, replicas whose log end reached the high watermark and that were
+// caught up within lagMs join, and the leader is always in it.
+//
+// Lock should be held.
+func (p *partition) proposeISR(self int32, nowMs, lagMs int64) []int32 {
+	next := []int32{self}
+	for _, r := range p.isr {
+		if r != self && nowMs-p.caughtUpMs[r] <= lagMs {
+			next = append(next, r)
+		}
+	}
+	for _, r := range p.replicas {
+		if slices.Contains(next, r) {
+			continue
+		}
+		if leo, ok := p.followerLEO[r]; ok && leo >= p.hw && nowMs-p.caughtUpMs[r] <= lagMs {
+			next = append(next, r)
+		}
+	}
+	return next
 }
 
 func sameSet(a, b []int32) bool {
