@@ -270,6 +270,13 @@ func (p *Peer) Step(m Message) {
 	case Following, Observing:
 		p.stepLearner(m)
 	case Looking:
+		if m.Type == MsgDisconnected && p.voters[m.From] {
+			// A connection to m.From broke or was just made: whatever we
+			// said may be lost, so say our vote again at once rather than
+			// at the next tick.
+			p.send(Message{Type: MsgVote, To: m.From, Round: p.round, Vote: p.vote, State: p.role})
+			return
+		}
 		// Leader-protocol traffic for a leadership we are not in. Tell a
 		// would-be follower that we are not leading so it stops waiting.
 		if m.Type == MsgFollowerInfo {
