@@ -239,3 +239,14 @@ func TestBrokerFrameHeaderV0AndAcks0(t *testing.T) {
 	_, err = r.ReadByte()
 	require.ErrorIs(t, err, io.EOF)
 }
+
+func FuzzBrokerMetaProperties(f *testing.F) {
+	f.Add([]byte("#\n#Tue Nov 24 06:41:15 UTC 2026\ncluster.id=abc\nversion=0\nbroker.id=1\n"))
+	f.Add([]byte("broker.id=\n=x\n#c"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := parseMeta(b)
+		for k := range m {
+			require.NotContains(t, k, "\n")
+		}
+	})
+}

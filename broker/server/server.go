@@ -201,6 +201,11 @@ func readMeta(dir string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseMeta(b), nil
+}
+
+// parseMeta reads meta.properties' key=value lines ('#' comments).
+func parseMeta(b []byte) map[string]string {
 	m := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
@@ -211,7 +216,7 @@ func readMeta(dir string) (map[string]string, error) {
 			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	return m, nil
+	return m
 }
 
 func (s *Server) checkMeta() error {
