@@ -235,3 +235,32 @@ func TestBrokerHandlerProduceFetch(t *testing.T) {
 	_, err := os.Stat(dir)
 	require.True(t, os.IsNotExist(err), "%s should be gone", dir)
 }
+
+func TestBrokerHandlerTopicDeletionDisabled(t *testing.T) {
+	d := direct{t, standaloneHandler(t, "delete.topic.enable=false")}
+	um := kmsg.NewPtrUpdateMetadataRequest()
+	um.Version, um.ControllerEpoch = 7, 1
+	um.LiveBrokers = []kmsg.UpdateMetadataRequestLiveBroker{{ID: 0, Endpoints: []kmsg.UpdateMetadataRequestLiveBrokerEndpoint{{Host: "h", Port: 1, ListenerName: "PLAINTEXT"}}}}
+	ps := kmsg.NewUpdateMetadataRequestTopicPartition()
+	ps.Partition, ps.Leader, ps.ISR, ps.Replicas = 0, 0, []int32{0}, []int32{0}
+	um.TopicStates = []kmsg.UpdateMetadataRequestTopicState{{Topic: "keep", TopicID: [16]byte{9}, PartitionStates: []kmsg.UpdateMetadataRequestTopicPartition{ps}}}
+	d.do(um)
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.Version, dt.TimeoutMillis = 6, 1000
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr("keep")}, {Topic: kmsg.StringPtr("nope")}, {TopicID: [16]byte{9}}}
+	r := d.do(dt).(*kmsg.DeleteTopicsResponse)
+	require.Equal(t, kerr.TopicDeletionDisabled.Code, r.Topics[0].ErrorCode)
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, r.Topics[1].ErrorCode)
+	require.Equal(t, kerr.TopicDeletionDisabled.Code, r.Topics[2].ErrorCode)
+	require.Equal(t, "keep", *r.Topics[2].Topic)
+
+	// Deleting the topic through UpdateMetadata (leader -2) removes it.
+	ps.Leader = -2
+	um.TopicStates[0].PartitionStates = []kmsg.UpdateMetadataRequestTopicPartition{ps}
+	d.do(um)
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("keep")}}
+	mr := d.do(md).(*kmsg.MetadataResponse)
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, mr.Topics[0].ErrorCode)
+}
