@@ -86,7 +86,10 @@ func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 	if err := os.MkdirAll(filepath.Dir(pf), 0o755); err != nil {
 		return &spawnError{"FAILED TO WRITE PID", fmt.Sprintf("pid file dir: %v", err)}
 	}
-	logf, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	// Append, not truncate: the coordinators of one installation (an
+	// ensemble on one host, as make run starts) share this file, and a
+	// truncating writer would overwrite the others' lines.
+	logf, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return &spawnError{"SERVER DID NOT START", fmt.Sprintf("log file: %v", err)}
 	}
