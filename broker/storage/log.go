@@ -213,6 +213,12 @@ func (l *Log) openSegment(base int64, last, recover bool, nowMs int64) (*segment
 	} else if err := l.scanTail(s); err != nil {
 		s.close()
 		return nil, err
+	} else if !s.indexesWithin() {
+		l.logf("storage: rebuilding indexes of %s: they point past its last batch", s.log.Name())
+		if err := l.rebuild(s, s.size, false); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
 	if last {
 		if err := s.preallocate(l.cfg); err != nil {

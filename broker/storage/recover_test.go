@@ -137,6 +137,12 @@ func TestStorageRecoverRebuildsIndexes(t *testing.T) {
 			binary.BigEndian.PutUint32(e[4:], 1<<30)
 			appendBytes(t, segName(dir, bases[0], indexSuffix), e[:])
 		}},
+		{"time index pointing past the segment", func(t *testing.T, dir string, bases []int64) {
+			var e [12]byte
+			binary.BigEndian.PutUint64(e[:], 1_000_000)
+			binary.BigEndian.PutUint32(e[8:], 5000)
+			appendBytes(t, segName(dir, bases[0], timeIndexSuffix), e[:])
+		}},
 		{"index of odd size", func(t *testing.T, dir string, bases []int64) {
 			appendBytes(t, segName(dir, bases[1], indexSuffix), []byte{1, 2, 3})
 		}},

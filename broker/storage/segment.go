@@ -377,3 +377,15 @@ func (s *segment) loadIndexes() (bool, error) {
 	s.maxIdx, s.maxTidx = len(s.idx), len(s.tidx)
 	return ok, nil
 }
+
+// indexesWithin reports whether every index entry names an offset the
+// segment holds.
+func (s *segment) indexesWithin() bool {
+	if n := len(s.idx); n > 0 && s.base+int64(s.idx[n-1].rel) >= s.next {
+		return false
+	}
+	if n := len(s.tidx); n > 0 && (s.base+int64(s.tidx[n-1].rel) >= s.next || s.tidx[n-1].ts > s.maxTs) {
+		return false
+	}
+	return true
+}
