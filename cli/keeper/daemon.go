@@ -94,6 +94,10 @@ func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 		return &spawnError{"SERVER DID NOT START", fmt.Sprintf("log file: %v", err)}
 	}
 	defer logf.Close()
+	var outStart int64 // where this server's lines begin in the shared file
+	if st, err := logf.Stat(); err == nil {
+		outStart = st.Size()
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return &spawnError{"SERVER DID NOT START", err.Error()}
@@ -124,7 +128,7 @@ func spawn(e env, cfg *config.Config, path, out string) *spawnError {
 		select {
 		case werr := <-exited:
 			removePidIf(pf, cmd.Process.Pid)
-			reason := lastLine(out)
+			reason := lastLine(out, outStart)
 			if reason == "" {
 				reason = fmt.Sprintf("process exited: %v", werr)
 			}
@@ -155,13 +159,15 @@ func dialAddr(cfg *config.Config) string {
 	return net.JoinHostPort(host, port)
 }
 
-// lastLine returns the last non-blank line of a file, or "".
-func lastLine(path string) string {
+// lastLine returns the last non-blank line written to a file from offset
+// on, or "". Lines of other processes appending to the same file may
+// interleave; the reason a server gives for exiting is its last line.
+func lastLine(path string, offset int64) string {
 	data, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || offset > int64(len(data)) {
 		return ""
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lines := strings.Split(strings.TrimSpace(string(data[offset:])), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 

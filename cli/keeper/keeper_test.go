@@ -303,3 +303,18 @@ func TestKeeperConfigDirFlag(t *testing.T) {
 	require.Contains(t, errOut, "Using config: "+filepath.Join(dir, "two.cfg"))
 	require.Contains(t, out, fmt.Sprintf("Client port found: %d.", port+1))
 }
+
+func TestKeeperLastLineFromOffset(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "zk.out")
+	require.Equal(t, "", lastLine(p, 0))
+	require.NoError(t, os.WriteFile(p, []byte("other server: bye\n"), 0o644))
+	start := int64(len("other server: bye\n"))
+	require.Equal(t, "", lastLine(p, start), "nothing of ours yet")
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("ours: starting\nours: bind: address in use\n\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Equal(t, "ours: bind: address in use", lastLine(p, start))
+	require.Equal(t, "", lastLine(p, 1<<20))
+}
