@@ -459,6 +459,22 @@ func (l *Log) Flush() error {
 	return l.flushLocked()
 }
 
+// MaybeFlush applies flush.ms on a timer, as Kafka's log flusher does: it
+// fsyncs when something is unflushed and flush.ms has passed since the last
+// flush. It reports whether it flushed.
+func (l *Log) MaybeFlush(nowMs int64) (bool, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed || l.unflushed == 0 || nowMs-l.lastFlushMs < l.cfg.FlushMs {
+		return false, nil
+	}
+	if err := l.flushLocked(); err != nil {
+		return false, err
+	}
+	l.lastFlushMs = nowMs
+	return true, nil
+}
+
 // flushLocked fsyncs the segments at or after the flush point. Lock should
 // be held (wmu).
 func (l *Log) flushLocked() error {

@@ -545,6 +545,24 @@ func TestStorageFlushPolicy(t *testing.T) {
 	l.wmu.Unlock()
 }
 
+func TestStorageMaybeFlush(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{FlushMs: 1000}, 0)
+	flushed, err := l.MaybeFlush(5000)
+	require.NoError(t, err)
+	require.False(t, flushed, "nothing to flush")
+	_, err = l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 5, 1), 0, 100)
+	require.NoError(t, err)
+	flushed, err = l.MaybeFlush(500)
+	require.NoError(t, err)
+	require.False(t, flushed, "flush.ms not reached")
+	flushed, err = l.MaybeFlush(1000)
+	require.NoError(t, err)
+	require.True(t, flushed)
+	flushed, err = l.MaybeFlush(5000)
+	require.NoError(t, err)
+	require.False(t, flushed)
+}
+
 func TestStorageDelete(t *testing.T) {
 	dir := testDir(t)
 	l, _ := openLog(t, dir, Config{}, 0)
