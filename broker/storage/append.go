@@ -381,7 +381,7 @@ func (l *Log) roll(base int64, nowMs int64) error {
 		if err := old.remove(); err != nil {
 			return err
 		}
-		s, err := createSegment(l.dir, base, l.cfg, nowMs)
+		s, err := createSegment(l.fs, l.dir, base, l.cfg, nowMs)
 		if err != nil {
 			return err
 		}
@@ -393,7 +393,7 @@ func (l *Log) roll(base int64, nowMs int64) error {
 				return err
 			}
 		}
-		return syncDir(l.dir)
+		return syncDir(l.fs, l.dir)
 	}
 	l.mu.Lock()
 	err := old.finalTimeEntry()
@@ -407,15 +407,15 @@ func (l *Log) roll(base int64, nowMs int64) error {
 	if err := old.sync(); err != nil {
 		return err
 	}
-	s, err := createSegment(l.dir, base, l.cfg, nowMs)
+	s, err := createSegment(l.fs, l.dir, base, l.cfg, nowMs)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
-	if err := l.producers.save(l.dir, old.next); err != nil {
+	if err := l.producers.save(l.fs, l.dir, old.next); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }

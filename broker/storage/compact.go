@@ -133,16 +133,16 @@ func forEachRecord(s *segment, fn func(*batchHeader, *record)) error {
 // Lock should be held (wmu).
 func (l *Log) cleanGroup(group []*segment, latest map[string]int64, nowMs int64) (*segment, int, error) {
 	base := group[0].base
-	ns := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
+	ns := &segment{fs: l.fs, base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
 	var err error
 	names := func(suffix string) [3]string {
 		return [3]string{segName(l.dir, base, logSuffix+suffix), segName(l.dir, base, indexSuffix+suffix), segName(l.dir, base, timeIndexSuffix+suffix)}
 	}
 	cleaned, swap := names(cleanedSuffix), names(swapSuffix)
-	files := []**os.File{&ns.log, &ns.idxF, &ns.tidxF}
+	files := []*File{&ns.log, &ns.idxF, &ns.tidxF}
 	for i, name := range cleaned {
-		os.Remove(name)
-		if *files[i], err = openFile(name, true); err != nil {
+		l.fs.Remove(name)
+		if *files[i], err = openFile(l.fs, name, true); err != nil {
 			ns.close()
 			return nil, 0, err
 		}
@@ -150,7 +150,7 @@ func (l *Log) cleanGroup(group []*segment, latest map[string]int64, nowMs int64)
 	fail := func(err error) (*segment, int, error) {
 		ns.close()
 		for _, name := range cleaned {
-			os.Remove(name)
+			l.fs.Remove(name)
 		}
 		return nil, 0, err
 	}
@@ -199,11 +199,11 @@ func (l *Log) cleanGroup(group []*segment, latest map[string]int64, nowMs int64)
 	}
 	ns.close()
 	for i := range cleaned {
-		if err := os.Rename(cleaned[i], swap[i]); err != nil {
+		if err := l.fs.Rename(cleaned[i], swap[i]); err != nil {
 			return fail(fmt.Errorf("storage: renaming %s: %w", cleaned[i], err))
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return nil, 0, err
 	}
 	// the swap files are now the truth for this range
@@ -231,11 +231,11 @@ func (l *Log) finishSwap(base int64, group []*segment) (*segment, error) {
 	}
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		from, to := segName(l.dir, base, suf+swapSuffix), segName(l.dir, base, suf)
-		if err := os.Rename(from, to); err != nil && !(suf != logSuffix && errors.Is(err, os.ErrNotExist)) {
+		if err := l.fs.Rename(from, to); err != nil && !(suf != logSuffix && errors.Is(err, os.ErrNotExist)) {
 			return nil, fmt.Errorf("storage: renaming %s: %w", from, err)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return nil, err
 	}
 	return l.openSegment(base, false, false, l.lastFlushMs)
@@ -287,14 +287,14 @@ func (l *Log) cleanBatch(b []byte, h batchHeader, latest map[string]int64, nowMs
 // recoverSwaps finishes compaction swaps interrupted by a crash and removes
 // .cleaned leftovers; it runs at Open before segments are listed.
 func (l *Log) recoverSwaps() error {
-	ents, err := os.ReadDir(l.dir)
+	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("storage: listing %s: %w", l.dir, err)
 	}
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, cleanedSuffix) {
-			os.Remove(filepath.Join(l.dir, name))
+			l.fs.Remove(filepath.Join(l.dir, name))
 		}
 	}
 	for _, e := range ents {
@@ -308,7 +308,7 @@ func (l *Log) recoverSwaps() error {
 		}
 		// the swap covers up to its last batch: the old segments starting
 		// inside that range are the ones it replaces
-		f, err := openFile(filepath.Join(l.dir, name), false)
+		f, err := openFile(l.fs, filepath.Join(l.dir, name), false)
 		if err != nil {
 			return err
 		}
@@ -324,37 +324,37 @@ func (l *Log) recoverSwaps() error {
 			end = h.lastOffset() + 1
 		}
 		f.Close()
-		bases, err := listSegments(l.dir)
+		bases, err := listSegments(l.fs, l.dir)
 		if err != nil {
 			return err
 		}
 		for _, b := range bases {
 			if b >= base && b < end {
 				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-					os.Remove(segName(l.dir, b, suf))
+					l.fs.Remove(segName(l.dir, b, suf))
 				}
 			}
 		}
 		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 			from := segName(l.dir, base, suf+swapSuffix)
-			if err := os.Rename(from, segName(l.dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Rename(from, segName(l.dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("storage: renaming %s: %w", from, err)
 			}
 		}
 		// indexes are rebuilt: the renamed ones may be the old segment's
-		os.Remove(segName(l.dir, base, indexSuffix))
-		os.Remove(segName(l.dir, base, timeIndexSuffix))
+		l.fs.Remove(segName(l.dir, base, indexSuffix))
+		l.fs.Remove(segName(l.dir, base, timeIndexSuffix))
 		l.logf("storage: finished interrupted compaction swap of %s", filepath.Join(l.dir, name))
 	}
 	// index .swap files whose log was already renamed into place
-	ents, err = os.ReadDir(l.dir)
+	ents, err = l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("storage: listing %s: %w", l.dir, err)
 	}
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), swapSuffix) {
-			os.Remove(filepath.Join(l.dir, e.Name()))
+			l.fs.Remove(filepath.Join(l.dir, e.Name()))
 		}
 	}
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }

@@ -146,7 +146,7 @@ func TestStorageCompactRecoversInterruptedSwap(t *testing.T) {
 	l, _ := openLog(t, dir, cfg, 0)
 	appendKeyed(t, l, kgo.NoCompression(), 20, 4, 1000)
 	require.NoError(t, l.Close())
-	bases, err := listSegments(dir)
+	bases, err := listSegments(OSFS, dir)
 	require.NoError(t, err)
 	require.Greater(t, len(bases), 3)
 	// a swap that replaces the first two segments: here, their concatenation
@@ -159,7 +159,7 @@ func TestStorageCompactRecoversInterruptedSwap(t *testing.T) {
 	require.NoError(t, os.WriteFile(segName(dir, bases[2], logSuffix+cleanedSuffix), []byte("partial"), 0o644))
 	l2, sink := openLog(t, dir, cfg, 0)
 	require.NotEmpty(t, sink.all())
-	after, err := listSegments(dir)
+	after, err := listSegments(OSFS, dir)
 	require.NoError(t, err)
 	require.Equal(t, len(bases)-1, len(after))
 	require.Len(t, readAll(t, l2), 80)

@@ -24,13 +24,14 @@ type epochEntry struct {
 // fields. Lock should be held by the caller (Log.wmu for changes, Log.mu for
 // the slice).
 type epochCache struct {
+	fs      FS
 	path    string
 	entries []epochEntry
 }
 
-func loadEpochs(dir string) (*epochCache, error) {
-	c := &epochCache{path: filepath.Join(dir, epochFile)}
-	b, err := os.ReadFile(c.path)
+func loadEpochs(fsys FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fsys, path: filepath.Join(dir, epochFile)}
+	b, err := fsys.ReadFile(c.path)
 	if os.IsNotExist(err) {
 		return c, nil
 	}
@@ -96,7 +97,7 @@ func (c *epochCache) encode() []byte {
 	return b.Bytes()
 }
 
-func (c *epochCache) save() error { return writeFileAtomic(c.path, c.encode()) }
+func (c *epochCache) save() error { return writeFileAtomic(c.fs, c.path, c.encode()) }
 
 func (c *epochCache) latest() int32 {
 	if len(c.entries) == 0 {
@@ -182,41 +183,25 @@ func (c *epochCache) endOffsetFor(epoch int32, leo int64) (int32, int64) {
 
 // writeFileAtomic replaces path with data durably: temp file, fsync,
 // rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(fsys FS, path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("storage: creating %s: %w", tmp, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := f.WriteAt(data, 0); err != nil {
 		f.Close()
 		return fmt.Errorf("storage: writing %s: %w", tmp, err)
 	}
-	if err := fsync(f); err != nil {
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("storage: fsync %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("storage: closing %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("storage: renaming %s: %w", tmp, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(fsys, filepath.Dir(path))
 }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("storage: opening directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := fsync(d); err != nil {
-		return fmt.Errorf("storage: fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// fsync makes a file's or directory's contents durable. Fuzz tests replace
-// it to run thousands of opens per second; nothing else may.
-var fsync = func(f *os.File) error { return f.Sync() }

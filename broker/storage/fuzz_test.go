@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,14 +37,32 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	return seeds
 }
 
-// quickFuzz keeps hostile inflation cheap under coverage instrumentation and
-// skips fsync, which is not under test here, until the fuzz target ends.
-func quickFuzz(f *testing.F) {
-	oldMax, oldSync := maxDecompressed, fsync
+// quickFuzz keeps hostile inflation cheap under coverage instrumentation
+// until the fuzz target ends, and returns a filesystem that skips fsync,
+// which is not under test here.
+func quickFuzz(f *testing.F) FS {
+	oldMax := maxDecompressed
 	maxDecompressed = 1 << 20
-	fsync = func(*os.File) error { return nil }
-	f.Cleanup(func() { maxDecompressed, fsync = oldMax, oldSync })
+	f.Cleanup(func() { maxDecompressed = oldMax })
+	return noSyncFS{OSFS}
 }
+
+// noSyncFS is the OS filesystem without fsync.
+type noSyncFS struct{ FS }
+
+type noSyncFile struct{ File }
+
+func (noSyncFile) Sync() error { return nil }
+
+func (n noSyncFS) OpenFile(name string, flag int, perm iofs.FileMode) (File, error) {
+	f, err := n.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+func (noSyncFS) SyncDir(string) error { return nil }
 
 // FuzzStorageBatch feeds arbitrary produce payloads through the append
 // path's validation and, when accepted, through a real log: an accepted
@@ -54,11 +73,11 @@ func FuzzStorageBatch(f *testing.F) {
 		f.Add(s, true)
 		f.Add(s, false)
 	}
+	fz := quickFuzz(f)
 	dir := filepath.Join(f.TempDir(), "fuzz-0")
-	l, err := Open(dir, Config{SegmentBytes: 1 << 20}, 0, nil)
+	l, err := OpenFS(fz, dir, Config{SegmentBytes: 1 << 20}, 0, nil)
 	require.NoError(f, err)
 	f.Cleanup(func() { l.Close() })
-	quickFuzz(f)
 	f.Fuzz(func(t *testing.T, in []byte, fix bool) {
 		b := append([]byte(nil), in...)
 		if fix {
@@ -134,7 +153,7 @@ func FuzzStorageRecover(f *testing.F) {
 	f.Add(append(append([]byte(nil), logB...), make([]byte, 100)...), idxB, []byte{}, true)
 	f.Add([]byte{}, []byte{}, []byte{}, false)
 
-	quickFuzz(f)
+	fz := quickFuzz(f)
 	work := filepath.Join(f.TempDir(), "t-0")
 	cfg := Config{IndexIntervalBytes: 1, SegmentIndexBytes: 4096}
 	f.Fuzz(func(t *testing.T, logBytes, idxBytes, tidxBytes []byte, clean bool) {
@@ -147,7 +166,7 @@ func FuzzStorageRecover(f *testing.F) {
 		if clean {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, cleanMarker), nil, 0o644))
 		}
-		l, err := Open(dir, cfg, 0, nil)
+		l, err := OpenFS(fz, dir, cfg, 0, nil)
 		if err != nil {
 			return
 		}
@@ -202,7 +221,7 @@ func FuzzStorageRecoverSegments(f *testing.F) {
 	f.Add(a, b, uint32(3))
 	f.Add(append(a, 0, 0, 0), b, uint32(3))
 	f.Add(a, b, uint32(1))
-	quickFuzz(f)
+	fz := quickFuzz(f)
 	work := filepath.Join(f.TempDir(), "s-0")
 	cfg := Config{IndexIntervalBytes: 1, SegmentIndexBytes: 4096}
 	f.Fuzz(func(t *testing.T, first, second []byte, secondBase uint32) {
@@ -212,7 +231,7 @@ func FuzzStorageRecoverSegments(f *testing.F) {
 		if secondBase > 0 {
 			require.NoError(t, os.WriteFile(segName(work, int64(secondBase), logSuffix), second, 0o644))
 		}
-		l, err := Open(work, cfg, 0, nil)
+		l, err := OpenFS(fz, work, cfg, 0, nil)
 		if err != nil {
 			return
 		}
@@ -287,17 +306,17 @@ func FuzzStorageProducerState(f *testing.F) {
 	f.Add([]byte(`{"offset":3,"producers":[{"id":7,"epoch":0,"batches":[{"first_seq":0,"last_seq":2,"first_offset":0,"last_offset":2,"timestamp":1}],"txn_first":-1}],"aborted":[]}`))
 	f.Add([]byte(`{"offset":99,"producers":null,"aborted":[{"producer_id":1,"first_offset":5,"last_offset":2}]}`))
 	f.Add([]byte(`{"producers":[null]}`))
-	quickFuzz(f)
+	fz := quickFuzz(f)
 	work := filepath.Join(f.TempDir(), "p-0")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		require.NoError(t, os.RemoveAll(work))
-		l, err := Open(work, Config{SegmentIndexBytes: 4096}, 0, nil)
+		l, err := OpenFS(fz, work, Config{SegmentIndexBytes: 4096}, 0, nil)
 		require.NoError(t, err)
 		_, err = l.AppendLeader(producerBatchOf(t, 7, 0, 0, 3, false), 0, 0)
 		require.NoError(t, err)
 		require.NoError(t, l.Close())
 		require.NoError(t, os.WriteFile(filepath.Join(work, producerStateFile), in, 0o644))
-		l, err = Open(work, Config{SegmentIndexBytes: 4096}, 0, nil)
+		l, err = OpenFS(fz, work, Config{SegmentIndexBytes: 4096}, 0, nil)
 		require.NoError(t, err)
 		defer l.Close()
 		l.FirstUnstableOffset()

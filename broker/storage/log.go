@@ -32,6 +32,7 @@ var ErrClosed = errors.New("storage: log closed")
 // acknowledge); a segment is fsynced before the next one is created; the
 // clean-shutdown marker is written only after every file is fsynced.
 type Log struct {
+	fs        FS
 	dir       string
 	topic     string
 	partition int32
@@ -62,6 +63,11 @@ type Log struct {
 // indexes; any segment whose indexes are missing or inconsistent is
 // re-indexed too.
 func Open(dir string, cfg Config, nowMs int64, logf func(string, ...any)) (*Log, error) {
+	return OpenFS(OSFS, dir, cfg, nowMs, logf)
+}
+
+// OpenFS is Open on the given filesystem.
+func OpenFS(fsys FS, dir string, cfg Config, nowMs int64, logf func(string, ...any)) (*Log, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
@@ -69,10 +75,10 @@ func Open(dir string, cfg Config, nowMs int64, logf func(string, ...any)) (*Log,
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: creating %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, topic: topic, partition: part, logf: logf, cfg: cfg.withDefaults(), lastFlushMs: nowMs}
+	l := &Log{fs: fsys, dir: dir, topic: topic, partition: part, logf: logf, cfg: cfg.withDefaults(), lastFlushMs: nowMs}
 	if err := l.load(nowMs); err != nil {
 		for _, s := range l.segs {
 			s.close()
@@ -96,20 +102,20 @@ func parseDirName(name string) (string, int32, error) {
 
 func (l *Log) load(nowMs int64) error {
 	markerPath := filepath.Join(l.dir, cleanMarker)
-	_, err := os.Stat(markerPath)
+	_, err := l.fs.Stat(markerPath)
 	clean := err == nil
 	// stray temporary files from an interrupted rewrite
-	if ents, err := os.ReadDir(l.dir); err == nil {
+	if ents, err := l.fs.ReadDir(l.dir); err == nil {
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".tmp") {
-				os.Remove(filepath.Join(l.dir, e.Name()))
+				l.fs.Remove(filepath.Join(l.dir, e.Name()))
 			}
 		}
 	}
 	if err := l.recoverSwaps(); err != nil {
 		return err
 	}
-	bases, err := listSegments(l.dir)
+	bases, err := listSegments(l.fs, l.dir)
 	if err != nil {
 		return err
 	}
@@ -129,7 +135,7 @@ func (l *Log) load(nowMs int64) error {
 		}
 		l.segs = append(l.segs, s)
 	}
-	if l.epochs, err = loadEpochs(l.dir); err != nil {
+	if l.epochs, err = loadEpochs(l.fs, l.dir); err != nil {
 		l.logf("%v; rebuilding it from the batches", err)
 		if l.epochs, err = l.rebuildEpochs(); err != nil {
 			return err
@@ -137,12 +143,12 @@ func (l *Log) load(nowMs int64) error {
 	}
 	if len(l.segs) == 0 {
 		start := l.readStartOffset(0)
-		s, err := createSegment(l.dir, start, l.cfg, nowMs)
+		s, err := createSegment(l.fs, l.dir, start, l.cfg, nowMs)
 		if err != nil {
 			return err
 		}
 		l.segs = []*segment{s}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
 	}
@@ -160,10 +166,10 @@ func (l *Log) load(nowMs int64) error {
 		return err
 	}
 	if clean {
-		if err := os.Remove(markerPath); err != nil {
+		if err := l.fs.Remove(markerPath); err != nil {
 			return fmt.Errorf("storage: removing %s: %w", markerPath, err)
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
 	}
@@ -173,18 +179,18 @@ func (l *Log) load(nowMs int64) error {
 // openSegment opens an existing segment. The last segment becomes active
 // (indexes preallocated); recover selects a full CRC scan of it.
 func (l *Log) openSegment(base int64, last, recover bool, nowMs int64) (*segment, error) {
-	s := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
+	s := &segment{fs: l.fs, base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
 	var err error
-	if s.log, err = openFile(segName(l.dir, base, logSuffix), false); err != nil {
+	if s.log, err = openFile(l.fs, segName(l.dir, base, logSuffix), false); err != nil {
 		return nil, err
 	}
-	_, idxErr := os.Stat(segName(l.dir, base, indexSuffix))
-	_, tidxErr := os.Stat(segName(l.dir, base, timeIndexSuffix))
-	if s.idxF, err = openFile(segName(l.dir, base, indexSuffix), true); err != nil {
+	_, idxErr := l.fs.Stat(segName(l.dir, base, indexSuffix))
+	_, tidxErr := l.fs.Stat(segName(l.dir, base, timeIndexSuffix))
+	if s.idxF, err = openFile(l.fs, segName(l.dir, base, indexSuffix), true); err != nil {
 		s.close()
 		return nil, err
 	}
-	if s.tidxF, err = openFile(segName(l.dir, base, timeIndexSuffix), true); err != nil {
+	if s.tidxF, err = openFile(l.fs, segName(l.dir, base, timeIndexSuffix), true); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -235,7 +241,7 @@ func (l *Log) openSegment(base int64, last, recover bool, nowMs int64) (*segment
 // rebuildEpochs recreates the leader epoch history from the partition
 // leader epoch of every batch, and saves it.
 func (l *Log) rebuildEpochs() (*epochCache, error) {
-	c := &epochCache{path: filepath.Join(l.dir, epochFile)}
+	c := &epochCache{fs: l.fs, path: filepath.Join(l.dir, epochFile)}
 	for _, s := range l.segs {
 		sc := newScanner(s.log, 0, s.size, recoveryWindow)
 		for {
@@ -360,7 +366,7 @@ func (s *segment) rewriteIndexes() error {
 }
 
 func (l *Log) readStartOffset(def int64) int64 {
-	b, err := os.ReadFile(filepath.Join(l.dir, logStartFile))
+	b, err := l.fs.ReadFile(filepath.Join(l.dir, logStartFile))
 	if err != nil {
 		return def
 	}
@@ -373,7 +379,7 @@ func (l *Log) readStartOffset(def int64) int64 {
 }
 
 func (l *Log) saveStartOffset() error {
-	return writeFileAtomic(filepath.Join(l.dir, logStartFile), []byte(strconv.FormatInt(l.start, 10)+"\n"))
+	return writeFileAtomic(l.fs, filepath.Join(l.dir, logStartFile), []byte(strconv.FormatInt(l.start, 10)+"\n"))
 }
 
 // active returns the segment appends go to. Lock should be held (either).
@@ -514,10 +520,10 @@ func (l *Log) Close() error {
 		err = l.flushLocked()
 	}
 	if err == nil {
-		err = l.producers.save(l.dir, act.next)
+		err = l.producers.save(l.fs, l.dir, act.next)
 	}
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(l.dir, cleanMarker), nil)
+		err = writeFileAtomic(l.fs, filepath.Join(l.dir, cleanMarker), nil)
 	}
 	l.mu.Lock()
 	l.closed = true
@@ -540,7 +546,7 @@ func (l *Log) Delete() error {
 		s.close()
 	}
 	l.closed, l.deleted = true, true
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("storage: removing %s: %w", l.dir, err)
 	}
 	return nil
@@ -550,7 +556,7 @@ func (l *Log) Delete() error {
 // ("version: 0", "topic_id: <base64url id>") durably.
 func WritePartitionMetadata(dir string, topicID [16]byte) error {
 	body := "version: 0\ntopic_id: " + base64.RawURLEncoding.EncodeToString(topicID[:]) + "\n"
-	return writeFileAtomic(filepath.Join(dir, metadataFile), []byte(body))
+	return writeFileAtomic(OSFS, filepath.Join(dir, metadataFile), []byte(body))
 }
 
 // ReadPartitionMetadata reads the topic id from dir/partition.metadata.

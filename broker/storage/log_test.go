@@ -245,7 +245,7 @@ func TestStorageRollBySizeAndTime(t *testing.T) {
 	}
 	perSeg := 2000 / per
 	require.Equal(t, (10+perSeg-1)/perSeg, l.NumSegments())
-	bases, err := listSegments(dir)
+	bases, err := listSegments(OSFS, dir)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), bases[0])
 	require.Equal(t, int64(perSeg*5), bases[1])
@@ -595,7 +595,7 @@ func TestStorageFollowerStartsAtLeaderStart(t *testing.T) {
 	require.Equal(t, int64(1003), l.EndOffset())
 	require.Equal(t, int32(7), l.LatestEpoch())
 	require.NoError(t, l.Close())
-	bases, err := listSegments(dir)
+	bases, err := listSegments(OSFS, dir)
 	require.NoError(t, err)
 	require.Equal(t, []int64{1000}, bases)
 	l2, _ := openLog(t, dir, Config{}, 0)

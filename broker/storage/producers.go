@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -221,7 +220,7 @@ func (p *producerState) replay(s *segment, from int64) error {
 	}
 }
 
-func (p *producerState) save(dir string, offset int64) error {
+func (p *producerState) save(fsys FS, dir string, offset int64) error {
 	snap := producerSnapshot{Offset: offset, Aborted: p.aborted}
 	for _, e := range p.m {
 		snap.Producers = append(snap.Producers, e)
@@ -231,7 +230,7 @@ func (p *producerState) save(dir string, offset int64) error {
 	if err != nil {
 		panic(fmt.Sprintf("storage: encoding producer state: %v", err))
 	}
-	return writeFileAtomic(filepath.Join(dir, producerStateFile), b)
+	return writeFileAtomic(fsys, filepath.Join(dir, producerStateFile), b)
 }
 
 // parseProducerSnapshot decodes and sanity-checks a saved producer state.
@@ -263,7 +262,7 @@ func (l *Log) loadProducers() error {
 	p := newProducerState()
 	from := l.segs[0].base
 	path := filepath.Join(l.dir, producerStateFile)
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := l.fs.ReadFile(path); err == nil {
 		snap, err := parseProducerSnapshot(b)
 		switch {
 		case err != nil:

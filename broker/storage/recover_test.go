@@ -157,7 +157,7 @@ func TestStorageRecoverRebuildsIndexes(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.NoError(t, l.Close())
-			bases, err := listSegments(dir)
+			bases, err := listSegments(OSFS, dir)
 			require.NoError(t, err)
 			require.Greater(t, len(bases), 2)
 			tc.damage(t, dir, bases)
@@ -223,7 +223,7 @@ func TestStorageRecoverAfterRollCrash(t *testing.T) {
 	}
 	leo := l.EndOffset()
 	crash(l)
-	bases, err := listSegments(dir)
+	bases, err := listSegments(OSFS, dir)
 	require.NoError(t, err)
 	require.Greater(t, len(bases), 2)
 	last := segName(dir, bases[len(bases)-1], logSuffix)

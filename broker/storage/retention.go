@@ -59,7 +59,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.resetProducers(); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }
 
 // TruncateFullyAndStartAt empties the log and starts it again at offset,
@@ -85,7 +85,7 @@ func (l *Log) resetLocked(offset int64) error {
 		}
 	}
 	l.segs = nil
-	s, err := createSegment(l.dir, offset, l.cfg, l.lastFlushMs)
+	s, err := createSegment(l.fs, l.dir, offset, l.cfg, l.lastFlushMs)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (l *Log) resetLocked(offset int64) error {
 	if err := l.resetProducers(); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }
 
 // resetProducers rebuilds the producer state from the batches after a
@@ -109,7 +109,7 @@ func (l *Log) resetLocked(offset int64) error {
 // Lock should be held (wmu and mu).
 func (l *Log) resetProducers() error {
 	path := filepath.Join(l.dir, producerStateFile)
-	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+	if err := l.fs.Remove(path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("storage: removing %s: %w", path, err)
 	}
 	return l.loadProducers()
@@ -226,7 +226,7 @@ func largestTimestamp(s *segment) int64 {
 	if s.maxTs > 0 {
 		return s.maxTs
 	}
-	if fi, err := os.Stat(s.log.Name()); err == nil {
+	if fi, err := s.fs.Stat(s.log.Name()); err == nil {
 		return fi.ModTime().UnixMilli()
 	}
 	return s.created

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // errTorn marks bytes at the end of a segment that are not a whole, valid
@@ -15,7 +14,7 @@ var errTorn = errors.New("storage: torn or corrupt batch")
 // scanner walks the batches of one segment file between two positions,
 // reading through a small window so a header walk costs few syscalls.
 type scanner struct {
-	f        *os.File
+	f        File
 	name     string
 	pos, end int64
 	chunk    int
@@ -23,7 +22,7 @@ type scanner struct {
 	bufStart int64
 }
 
-func newScanner(f *os.File, from, to int64, chunk int) *scanner {
+func newScanner(f File, from, to int64, chunk int) *scanner {
 	return &scanner{f: f, name: f.Name(), pos: from, end: to, chunk: chunk}
 }
 

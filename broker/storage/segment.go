@@ -34,9 +34,10 @@ type timeEntry struct {
 // are published state: written under Log.mu held for writing.
 type segment struct {
 	base  int64
-	log   *os.File
-	idxF  *os.File
-	tidxF *os.File
+	fs    FS
+	log   File
+	idxF  File
+	tidxF File
 
 	size     int64 // bytes of whole valid batches
 	next     int64 // offset after the last batch (base when empty)
@@ -57,8 +58,8 @@ func segName(dir string, base int64, suffix string) string {
 }
 
 // listSegments returns the base offsets of the .log files in dir, sorted.
-func listSegments(dir string) ([]int64, error) {
-	ents, err := os.ReadDir(dir)
+func listSegments(fsys FS, dir string) ([]int64, error) {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("storage: listing %s: %w", dir, err)
 	}
@@ -78,12 +79,12 @@ func listSegments(dir string) ([]int64, error) {
 	return bases, nil
 }
 
-func openFile(path string, create bool) (*os.File, error) {
+func openFile(fsys FS, path string, create bool) (File, error) {
 	flag := os.O_RDWR
 	if create {
 		flag |= os.O_CREATE
 	}
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := fsys.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", path, err)
 	}
@@ -92,22 +93,22 @@ func openFile(path string, create bool) (*os.File, error) {
 
 // createSegment creates an empty active segment at base, replacing any
 // files of that name.
-func createSegment(dir string, base int64, cfg Config, nowMs int64) (*segment, error) {
-	s := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
+func createSegment(fsys FS, dir string, base int64, cfg Config, nowMs int64) (*segment, error) {
+	s := &segment{fs: fsys, base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: -1, created: nowMs}
 	var err error
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(segName(dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsys.Remove(segName(dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("storage: removing %s: %w", segName(dir, base, suf), err)
 		}
 	}
-	if s.log, err = openFile(segName(dir, base, logSuffix), true); err != nil {
+	if s.log, err = openFile(fsys, segName(dir, base, logSuffix), true); err != nil {
 		return nil, err
 	}
-	if s.idxF, err = openFile(segName(dir, base, indexSuffix), true); err != nil {
+	if s.idxF, err = openFile(fsys, segName(dir, base, indexSuffix), true); err != nil {
 		s.close()
 		return nil, err
 	}
-	if s.tidxF, err = openFile(segName(dir, base, timeIndexSuffix), true); err != nil {
+	if s.tidxF, err = openFile(fsys, segName(dir, base, timeIndexSuffix), true); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -147,11 +148,11 @@ func (s *segment) trim() error {
 }
 
 func (s *segment) sync() error {
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+	for _, f := range []File{s.log, s.idxF, s.tidxF} {
 		if f == nil {
 			continue
 		}
-		if err := fsync(f); err != nil {
+		if err := f.Sync(); err != nil {
 			return fmt.Errorf("storage: fsync %s: %w", f.Name(), err)
 		}
 	}
@@ -160,7 +161,7 @@ func (s *segment) sync() error {
 
 func (s *segment) close() error {
 	var first error
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+	for _, f := range []File{s.log, s.idxF, s.tidxF} {
 		if f == nil {
 			continue
 		}
@@ -174,11 +175,11 @@ func (s *segment) close() error {
 // remove closes and deletes the segment's files.
 func (s *segment) remove() error {
 	s.close()
-	for _, f := range []*os.File{s.log, s.idxF, s.tidxF} {
+	for _, f := range []File{s.log, s.idxF, s.tidxF} {
 		if f == nil {
 			continue
 		}
-		if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fs.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("storage: removing %s: %w", f.Name(), err)
 		}
 	}
