@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -339,4 +340,82 @@ func TestKeeperServerJVMFlags(t *testing.T) {
 	data, _, err := other.Get("/private")
 	require.NoError(t, err)
 	require.Equal(t, []byte("secret"), data)
+}
+
+// TestKeeperEnsembleScripts: three coordinators started one by one with
+// zkServer.sh start from zoo.cfg files with server.N lines and myid files;
+// status names one leader and two followers, and a write through one
+// member is read through another.
+func TestKeeperEnsembleScripts(t *testing.T) {
+	home := keeperHome(t)
+	env := []string{"ZOO_LOG_DIR=" + t.TempDir()}
+	root := t.TempDir()
+	var ports [3][3]int // client, quorum, election
+	for i := range ports {
+		for j := range ports[i] {
+			ports[i][j] = keeperFreePort(t)
+		}
+	}
+	var servers strings.Builder
+	for i := range ports {
+		fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i+1, ports[i][1], ports[i][2])
+	}
+	cfgs := make([]string, 3)
+	for i := range cfgs {
+		data := filepath.Join(root, fmt.Sprintf("zk%d", i+1))
+		require.NoError(t, os.MkdirAll(data, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(data, "myid"), []byte(strconv.Itoa(i+1)), 0o644))
+		keeperStopOnCleanup(t, filepath.Join(data, "zookeeper_server.pid"))
+		cfgs[i] = filepath.Join(root, fmt.Sprintf("zoo%d.cfg", i+1))
+		text := fmt.Sprintf("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n%s",
+			data, ports[i][0], servers.String())
+		require.NoError(t, os.WriteFile(cfgs[i], []byte(text), 0o644))
+	}
+	for _, cfg := range cfgs {
+		r := keeperScript(t, home, env, "zkServer.sh", "start", cfg)
+		require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+		require.Equal(t, "Starting zookeeper ... STARTED\n", r.stdout)
+	}
+	t.Cleanup(func() {
+		for _, cfg := range cfgs {
+			keeperScript(t, home, env, "zkServer.sh", "stop", cfg)
+		}
+	})
+
+	modes := func() []string {
+		var ms []string
+		for _, cfg := range cfgs {
+			r := keeperScript(t, home, env, "zkServer.sh", "status", cfg)
+			if r.code != 0 {
+				return nil
+			}
+			lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			ms = append(ms, lines[len(lines)-1])
+		}
+		sort.Strings(ms)
+		return ms
+	}
+	require.Eventually(t, func() bool {
+		return fmt.Sprint(modes()) == "[Mode: follower Mode: follower Mode: leader]"
+	}, 60*time.Second, 250*time.Millisecond, "one leader and two followers")
+
+	a, _, err := zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", ports[0][0])}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer a.Close()
+	_, err = a.Create("/ensemble", []byte("x"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	b, _, err := zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", ports[2][0])}, 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Sync("/ensemble")
+	require.NoError(t, err)
+	data, _, err := b.Get("/ensemble")
+	require.NoError(t, err)
+	require.Equal(t, []byte("x"), data)
+
+	for _, cfg := range cfgs {
+		r := keeperScript(t, home, env, "zkServer.sh", "stop", cfg)
+		require.Equal(t, 0, r.code)
+		require.Equal(t, "Stopping zookeeper ... STOPPED\n", r.stdout)
+	}
 }
