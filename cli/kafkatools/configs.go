@@ -289,7 +289,7 @@ func (c *configsCmd) entities(ents []configEntity) ([]configEntity, error) {
 	if ents[0].typ == "topics" {
 		var names []string
 		for _, t := range md.Topics {
-			if t.Topic != nil && t.ErrorCode == 0 {
+			if t.Topic != nil && topicExists(t.ErrorCode) {
 				names = append(names, *t.Topic)
 			}
 		}

@@ -49,9 +49,11 @@ func consumerPerfOpts() *optSet {
 	}}
 }
 
-// javaDateFormat turns the common SimpleDateFormat letters into Go's layout.
-func javaDateFormat(f string) string {
-	return strings.NewReplacer("yyyy", "2006", "MM", "01", "dd", "02", "HH", "15", "mm", "04", "ss", "05", "SSS", "000").Replace(f)
+// javaDate formats t with a java.text.SimpleDateFormat pattern's common
+// letters (yyyy MM dd HH mm ss SSS), as --date-format takes them.
+func javaDate(t time.Time, pattern string) string {
+	layout := strings.NewReplacer("yyyy", "2006", "MM", "01", "dd", "02", "HH", "15", "mm", "04", "ss", "05").Replace(pattern)
+	return strings.ReplaceAll(t.Format(layout), "SSS", fmt.Sprintf("%03d", t.Nanosecond()/int(time.Millisecond)))
 }
 
 // consumeStats is what a consumer benchmark measured.
@@ -69,7 +71,7 @@ func (s consumeStats) csv(layout string) string {
 	elapsed := s.end.Sub(s.start).Seconds()
 	fetchMs := s.end.Sub(s.start).Milliseconds() - s.joinMs
 	return fmt.Sprintf("%s, %s, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f",
-		s.start.Format(layout), s.end.Format(layout), s.mb(), s.mb()/elapsed, s.messages, float64(s.messages)/elapsed,
+		javaDate(s.start, layout), javaDate(s.end, layout), s.mb(), s.mb()/elapsed, s.messages, float64(s.messages)/elapsed,
 		s.joinMs, fetchMs, s.mb()/(float64(fetchMs)/1000), float64(s.messages)/(float64(fetchMs)/1000))
 }
 
@@ -153,7 +155,7 @@ func runConsumerPerf(e *env, args []string) int {
 	run := consumePerfRun{
 		messages: p.int64("messages"), timeout: time.Duration(p.int64("timeout")) * time.Millisecond,
 		detailed: p.has("show-detailed-stats"), interval: time.Duration(p.int64("reporting-interval")) * time.Millisecond,
-		layout: javaDateFormat(p.str("date-format")), printf: func(f string, a ...any) { fmt.Fprintf(e.out, f, a...) },
+		layout: p.str("date-format"), printf: func(f string, a ...any) { fmt.Fprintf(e.out, f, a...) },
 	}
 	if useGroup {
 		opts = append(opts, kgo.ConsumerGroup(group), kgo.DisableAutoCommit())
@@ -251,7 +253,7 @@ func consumePerf(ctx context.Context, opts []kgo.Opt, group bool, run consumePer
 					fetchMs := now.Sub(lastReport).Milliseconds() - join
 					mb := float64(st.bytes) / (1024 * 1024)
 					run.printf("%s, %d, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f\n",
-						now.Format(run.layout), 0, mb, 1000*(float64(st.bytes-lastBytes)/(1024*1024))/float64(now.Sub(lastReport).Milliseconds()),
+						javaDate(now, run.layout), 0, mb, 1000*(float64(st.bytes-lastBytes)/(1024*1024))/float64(now.Sub(lastReport).Milliseconds()),
 						st.messages, 1000*float64(st.messages-lastMessages)/float64(now.Sub(lastReport).Milliseconds()),
 						join, fetchMs, 1000*(float64(st.bytes-lastBytes)/(1024*1024))/float64(fetchMs), 1000*float64(st.messages-lastMessages)/float64(fetchMs))
 				} else {

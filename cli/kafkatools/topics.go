@@ -348,7 +348,7 @@ func (t *topicsCmd) matchTopics() ([]string, *kmsg.MetadataResponse, error) {
 	exclude := t.p.has("exclude-internal")
 	var names []string
 	for _, mt := range md.Topics {
-		if mt.Topic == nil || mt.ErrorCode != 0 {
+		if mt.Topic == nil || !topicExists(mt.ErrorCode) {
 			continue
 		}
 		name := *mt.Topic
@@ -366,6 +366,16 @@ func (t *topicsCmd) matchTopics() ([]string, *kmsg.MetadataResponse, error) {
 		return nil, nil, fmt.Errorf("Topic '%s' does not exist as expected", t.p.str("topic"))
 	}
 	return names, md, nil
+}
+
+// topicExists says whether a metadata entry with this error code is a
+// topic that exists: one whose leaders are moving still counts.
+func topicExists(code int16) bool {
+	switch code {
+	case kerr.UnknownTopicOrPartition.Code, kerr.InvalidTopicException.Code, kerr.TopicAuthorizationFailed.Code:
+		return false
+	}
+	return true
 }
 
 // includeList compiles a topic pattern as Kafka's IncludeList does.

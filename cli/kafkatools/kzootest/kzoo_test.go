@@ -1,0 +1,186 @@
+package kzootest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	ucli "github.com/urfave/cli/v2"
+
+	"kzoo/broker/config"
+	"kzoo/broker/server"
+	"kzoo/cli/kafkatools"
+	zkconfig "kzoo/coordinator/config"
+	zkserver "kzoo/coordinator/server"
+)
+
+// syncBuffer is a buffer the tools' goroutines may write to at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// runTool runs `kzoo <args…>` with the tools' commands and stdin.
+func runTool(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb syncBuffer
+	app := &ucli.App{
+		Name:           "kzoo",
+		Commands:       kafkatools.Commands(),
+		Reader:         strings.NewReader(stdin),
+		Writer:         &out,
+		ErrWriter:      &errb,
+		ExitErrHandler: func(*ucli.Context, error) {},
+	}
+	code := 0
+	if err := app.Run(append([]string{"kzoo"}, args...)); err != nil {
+		ec, ok := err.(ucli.ExitCoder)
+		require.True(t, ok, "kzoo %v: %v", args, err)
+		code = ec.ExitCode()
+	}
+	return result{out: out.String(), err: errb.String(), code: code}
+}
+
+// startKzoo runs one kzoo coordinator and n kzoo brokers in this process,
+// on loopback ports from :0, and returns the brokers' bootstrap list.
+func startKzoo(t *testing.T, n int) string {
+	t.Helper()
+	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
+	zcfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
+	require.NoError(t, err)
+	zcfg.ClientPort = 0
+	zk, err := zkserver.New(zkserver.Options{Config: zcfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	require.NoError(t, zk.Start())
+	t.Cleanup(func() { zk.Close() })
+
+	var addrs []string
+	for i := range n {
+		props := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s/kafka\nzookeeper.session.timeout.ms=6000\ncontrolled.shutdown.retry.backoff.ms=200\n",
+			i, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)), zk.Addr().String())
+		cfg, err := config.Parse(fmt.Sprintf("server-%d.properties", i), []byte(props), nil)
+		require.NoError(t, err)
+		b := server.New(cfg, server.Options{})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		require.NoError(t, b.Start(ctx))
+		cancel()
+		t.Cleanup(func() { b.Stop() })
+		addrs = append(addrs, b.Addr("PLAINTEXT").String())
+	}
+	bs := strings.Join(addrs, ",")
+	// Every broker knows every broker and the controller.
+	require.Eventually(t, func() bool {
+		r := runTool(t, "", "configs", "--bootstrap-server", bs, "--entity-type", "brokers", "--describe")
+		return r.code == 0 && strings.Count(r.out, "Dynamic configs for broker") == n
+	}, 30*time.Second, 100*time.Millisecond)
+	return bs
+}
+
+// TestKzooToolsAgainstCluster runs the tools against kzoo's own brokers.
+func TestKzooToolsAgainstCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a coordinator and 3 brokers")
+	}
+	bs := startKzoo(t, 3)
+
+	r := runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "test6", "--partitions", "2", "--replication-factor", "3")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.Equal(t, "Created topic test6.\n", r.out)
+
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "placed", "--replica-assignment", "0:1,1:2,2:0", "--config", "retention.ms=60000")
+	require.Equal(t, 0, r.code, r.out+r.err)
+
+	var desc string
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic", "placed")
+		desc = r.out
+		return r.code == 0 && strings.Count(r.out, "Leader: none") == 0 && strings.Count(r.out, "\n") == 4
+	}, 20*time.Second, 100*time.Millisecond, "describe: %q", desc)
+	lines := strings.Split(strings.TrimSuffix(desc, "\n"), "\n")
+	require.Regexp(t, `^Topic: placed\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: 3\tReplicationFactor: 2\tConfigs: (.*,)?retention.ms=60000(,.*)?$`, lines[0])
+	require.Equal(t, "\tTopic: placed\tPartition: 0\tLeader: 0\tReplicas: 0,1\tIsr: 0,1", lines[1])
+	require.Equal(t, "\tTopic: placed\tPartition: 1\tLeader: 1\tReplicas: 1,2\tIsr: 1,2", lines[2])
+	require.Equal(t, "\tTopic: placed\tPartition: 2\tLeader: 2\tReplicas: 2,0\tIsr: 2,0", lines[3])
+
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--list")
+	require.Equal(t, "placed\ntest6\n", r.out)
+
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "test6", "--partitions", "1")
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "Error while executing topic command : Topic 'test6' already exists.\n", r.out)
+
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--alter", "--topic", "placed", "--partitions", "4")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic", "placed")
+		return strings.Contains(r.out, "PartitionCount: 4\t")
+	}, 20*time.Second, 100*time.Millisecond)
+
+	r = runTool(t, "", "configs", "--bootstrap-server", bs, "--entity-type", "topics", "--entity-name", "test6", "--alter", "--add-config", "retention.ms=5000")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.Equal(t, "Completed updating config for topic test6.\n", r.out)
+	r = runTool(t, "", "configs", "--bootstrap-server", bs, "--entity-type", "topics", "--entity-name", "test6", "--describe")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.True(t, strings.HasPrefix(r.out, "Dynamic configs for topic test6 are:\n  retention.ms=5000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=5000"), r.out)
+
+	// The walkthrough: producer lines, then a consumer from the beginning.
+	r = runTool(t, "my test msg 1\nmy test msg 2\n", "console-producer", "--broker-list", bs, "--topic", "test6")
+	require.Equal(t, 0, r.code, r.err)
+	r = runTool(t, "", "console-consumer", "--topic", "test6", "--from-beginning", "--bootstrap-server", bs, "--max-messages", "2", "--timeout-ms", "20000")
+	require.Equal(t, 0, r.code, r.err)
+	require.ElementsMatch(t, []string{"my test msg 1", "my test msg 2"}, strings.Split(strings.TrimSuffix(r.out, "\n"), "\n"))
+
+	r = runTool(t, "a:1\nb:2\n", "console-producer", "--bootstrap-server", bs, "--topic", "test6", "--property", "parse.key=true", "--property", "key.separator=:", "--request-required-acks", "all")
+	require.Equal(t, 0, r.code, r.err)
+	r = runTool(t, "", "console-consumer", "--topic", "test6", "--from-beginning", "--bootstrap-server", bs, "--max-messages", "4", "--property", "print.key=true", "--timeout-ms", "20000")
+	require.Equal(t, 0, r.code, r.err)
+	require.ElementsMatch(t, []string{"null\tmy test msg 1", "null\tmy test msg 2", "a\t1", "b\t2"}, strings.Split(strings.TrimSuffix(r.out, "\n"), "\n"))
+
+	r = runTool(t, "", "console-consumer", "--topic", "test6", "--partition", "0", "--offset", "earliest", "--bootstrap-server", bs, "--timeout-ms", "1000")
+	require.Equal(t, 0, r.code, r.err)
+	require.Contains(t, r.err, "org.apache.kafka.common.errors.TimeoutException")
+
+	// kzoo's brokers serve no consumer groups yet: --group says so.
+	r = runTool(t, "", "console-consumer", "--topic", "test6", "--bootstrap-server", bs, "--group", "g1", "--timeout-ms", "1000")
+	if r.code != 0 {
+		require.Contains(t, r.err, "does not serve consumer groups (FindCoordinator/JoinGroup), so --group g1 cannot be used")
+	}
+
+	r = runTool(t, "", "producer-perf-test", "--topic", "test6", "--num-records", "5000", "--record-size", "100", "--throughput", "-1", "--producer-props", "bootstrap.servers="+bs, "acks=1")
+	require.Equal(t, 0, r.code, r.err)
+	require.Regexp(t, `^5000 records sent, `, r.out)
+	r = runTool(t, "", "consumer-perf-test", "--bootstrap-server", bs, "--topic", "test6", "--messages", "5004", "--timeout", "10000")
+	require.Equal(t, 0, r.code, r.err)
+	require.Contains(t, r.out, ", 5004, ", r.out+r.err)
+
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--delete", "--topic", "placed")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--list")
+		return r.out == "test6\n"
+	}, 20*time.Second, 100*time.Millisecond)
+}
