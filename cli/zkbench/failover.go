@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,12 +47,15 @@ type FailoverRound struct {
 	NewLeader string // the leader afterwards, "" if none showed in time
 	Failover  time.Duration
 	Acked     int // writes acknowledged during the round
+	// WriterOnKilled: the writer's session was connected to the killed
+	// leader, so the round includes moving the session to another server.
+	WriterOnKilled bool
 }
 
 // String is the key=value line zk-bench prints for a round.
 func (r FailoverRound) String() string {
-	return fmt.Sprintf("failover round=%d killed=%s new_leader=%s acked=%d failover_ms=%.1f",
-		r.Round, r.Killed, r.NewLeader, r.Acked, float64(r.Failover)/float64(time.Millisecond))
+	return fmt.Sprintf("failover round=%d killed=%s new_leader=%s writer_on_killed=%t acked=%d failover_ms=%.1f",
+		r.Round, r.Killed, r.NewLeader, r.WriterOnKilled, r.Acked, float64(r.Failover)/float64(time.Millisecond))
 }
 
 // FailoverResult sums the rounds up.
@@ -87,6 +92,63 @@ func (cfg *FailoverConfig) validate() error {
 		cfg.SettleTimeout = 2 * time.Minute
 	}
 	return nil
+}
+
+// failoverReconnectBackoff is the writer's pause after every server of a
+// pass refused it. go-zookeeper's own pause is a second, which would round
+// every failover that moves the writer's session up to a second.
+const failoverReconnectBackoff = 10 * time.Millisecond
+
+// backoffHostProvider hands out the servers in a shuffled order, round and
+// round, pausing backoff whenever a pass ends without a connection. It
+// never reports retryStart, so the client's own one-second pause and its
+// failing of queued requests with ErrNoServer do not happen.
+type backoffHostProvider struct {
+	backoff time.Duration
+
+	mu      sync.Mutex
+	servers []string
+	curr    int
+	last    int // the last server connected to, -1 before the first
+}
+
+func (p *backoffHostProvider) Init(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("zk-bench: no servers")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.servers = slices.Clone(servers)
+	rand.Shuffle(len(p.servers), func(i, j int) { p.servers[i], p.servers[j] = p.servers[j], p.servers[i] })
+	p.curr, p.last = -1, -1
+	return nil
+}
+
+func (p *backoffHostProvider) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.servers)
+}
+
+func (p *backoffHostProvider) Next() (string, bool) {
+	p.mu.Lock()
+	p.curr = (p.curr + 1) % len(p.servers)
+	wrapped := p.curr == p.last
+	if p.last == -1 {
+		p.last = 0
+	}
+	s := p.servers[p.curr]
+	p.mu.Unlock()
+	if wrapped {
+		time.Sleep(p.backoff) // the reconnect backoff itself
+	}
+	return s, false
+}
+
+func (p *backoffHostProvider) Connected() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = p.curr
 }
 
 // ServerMode asks addr `srvr` and returns its `Mode:` (leader, follower,
@@ -194,7 +256,8 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, round int) (Failover
 		return r, fmt.Errorf("zk-bench: round %d: %w", round, err)
 	}
 	r.Killed = cfg.Servers[leader]
-	conns, err := connect(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout})
+	conns, err := connect(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout,
+		reconnectBackoff: failoverReconnectBackoff})
 	if err != nil {
 		return r, err
 	}
@@ -263,6 +326,7 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, round int) (Failover
 		}
 	}
 
+	r.WriterOnKilled = c.Server() == r.Killed
 	if err := cfg.Kill(ctx, leader); err != nil {
 		return r, fmt.Errorf("zk-bench: round %d: kill %s: %w", round, r.Killed, err)
 	}

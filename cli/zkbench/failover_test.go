@@ -118,8 +118,8 @@ func TestZKBenchFailoverShellCommandNamesTheServer(t *testing.T) {
 }
 
 func TestZKBenchFailoverResultLines(t *testing.T) {
-	r := FailoverRound{Round: 2, Killed: "127.0.0.1:1", NewLeader: "127.0.0.1:2", Acked: 7, Failover: 1500 * time.Millisecond}
-	require.Equal(t, "failover round=2 killed=127.0.0.1:1 new_leader=127.0.0.1:2 acked=7 failover_ms=1500.0", r.String())
+	r := FailoverRound{Round: 2, Killed: "127.0.0.1:1", NewLeader: "127.0.0.1:2", Acked: 7, Failover: 1500 * time.Millisecond, WriterOnKilled: true}
+	require.Equal(t, "failover round=2 killed=127.0.0.1:1 new_leader=127.0.0.1:2 writer_on_killed=true acked=7 failover_ms=1500.0", r.String())
 	s := FailoverResult{Rounds: []FailoverRound{r, r, r}, Min: time.Second, Median: 2 * time.Second, Max: 3 * time.Second}
 	require.Equal(t, "failover rounds=3 min_ms=1000.0 median_ms=2000.0 max_ms=3000.0", s.String())
 }
@@ -135,4 +135,26 @@ func TestZKBenchSpreadPinsSessionsRoundRobin(t *testing.T) {
 		got = append(got, s[0])
 	}
 	require.Equal(t, []string{"a:1", "b:1", "c:1", "a:1", "b:1"}, got)
+}
+
+func TestZKBenchBackoffHostProviderCyclesAndPauses(t *testing.T) {
+	p := &backoffHostProvider{backoff: 50 * time.Millisecond}
+	require.Error(t, p.Init(nil))
+	require.NoError(t, p.Init([]string{"a:1", "b:1", "c:1"}))
+	require.Equal(t, 3, p.Len())
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		s, retry := p.Next()
+		require.False(t, retry)
+		seen[s] = true
+	}
+	require.Len(t, seen, 3, "one pass visits every server")
+	p.Connected() // connected to the third
+	// A full pass of failures ends back at the connected server: a pause.
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		_, retry := p.Next()
+		require.False(t, retry)
+	}
+	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// Spread pins session i to server i mod len(Servers) instead of letting
 	// each session pick any.
 	Spread bool
+
+	// reconnectBackoff, when set, replaces go-zookeeper's one-second pause
+	// after a full pass over the servers fails with this one.
+	reconnectBackoff time.Duration
 }
 
 // Result is what one phase measured.
@@ -290,7 +294,11 @@ func connect(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
 	}
 	events := make([]<-chan zk.Event, 0, cfg.Sessions)
 	for i := 0; i < cfg.Sessions; i++ {
-		c, ev, err := zk.Connect(sessionServers(cfg, i), cfg.SessionTimeout, quiet, zk.WithLogInfo(false))
+		hosts := zk.WithHostProvider(&zk.DNSHostProvider{})
+		if cfg.reconnectBackoff > 0 {
+			hosts = zk.WithHostProvider(&backoffHostProvider{backoff: cfg.reconnectBackoff})
+		}
+		c, ev, err := zk.Connect(sessionServers(cfg, i), cfg.SessionTimeout, quiet, zk.WithLogInfo(false), hosts)
 		if err != nil {
 			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
 		}
