@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/kzoo
 DIST      := dist/kzoo
 TEST_TIMEOUT  ?= 20m
-INTEG_TIMEOUT ?= 20m
+INTEG_TIMEOUT ?= 45m
 SIM_SEEDS ?= 2000
 # Packages that must stay pure state machines: no net, os or time imports.
 PURE      := coordinator/tree coordinator/zab broker/controller
@@ -41,8 +41,10 @@ verify:
 integ:
 	$(GO) test -tags integration -count=1 -timeout $(INTEG_TIMEOUT) ./integration/...
 
+# Every seeded simulation (test names containing "Simulation"), over
+# SIM_SEEDS seeds; SIM_SEED=n (or ZAB_SIM_SEED=n) replays one.
 sim:
-	SIM_SEEDS=$(SIM_SEEDS) ZAB_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 60m -run 'Sim' ./coordinator/... ./broker/...
+	SIM_SEEDS=$(SIM_SEEDS) ZAB_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 60m -run 'Simulation' ./coordinator/... ./broker/...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
