@@ -27,6 +27,15 @@ func TestPerfProducerThenConsumer(t *testing.T) {
 	require.Equal(t, "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec", lines[0])
 	require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, 1\.9073, [\d.]+, 20000, [\d.]+, \d+, \d+, [\d.]+, [\d.]+$`, lines[1])
 
+	r = runTool(t, "", "consumer-perf-test", "--bootstrap-server", bs, "--topic", "perf", "--messages", "20000", "--show-detailed-stats", "--reporting-interval", "1", "--group", "detail")
+	require.Equal(t, 0, r.code, r.err)
+	lines = strings.Split(strings.TrimSuffix(r.out, "\n"), "\n")
+	require.Equal(t, "time, threadId, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec", lines[0])
+	require.Greater(t, len(lines), 1, "at least one progress line")
+	for _, l := range lines[1:] {
+		require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, 0, [\d.]+, [\d.]+, \d+, [\d.]+, \d+, -?\d+, [-\d.a-zA-Z+]+, [-\d.a-zA-Z+]+$`, l)
+	}
+
 	// Asking for more than there is ends at --timeout with Kafka's warning.
 	r = runTool(t, "", "consumer-perf-test", "--bootstrap-server", bs, "--topic", "perf", "--messages", "20001", "--timeout", "500", "--hide-header")
 	require.Equal(t, 0, r.code, r.err)
