@@ -251,6 +251,9 @@ func (c *conn) handshake(frame []byte) bool {
 		s.log.Info(fmt.Sprintf("Refusing session request for client %s: this server is not serving (no leader)", c.remote))
 		return false
 	}
+	if s.ens != nil && req.LastZxidSeen > 0 {
+		s.ens.waitApplied(req.LastZxidSeen, min(2*time.Second, time.Duration(max(req.TimeOut, 1))*time.Millisecond/3))
+	}
 	s.treeMu.RLock()
 	last := s.tree.LastZxid()
 	s.treeMu.RUnlock()

@@ -34,10 +34,11 @@ import (
 //     so they commit in the order they were sent;
 //   - sync is an entry of its own through the leader, answered when
 //     applied, so the read that follows sees everything committed before;
-//   - a forwarded write that did not survive a change of leader is failed
-//     (its connection closed, the client sees ConnectionLoss) once the new
-//     leader's first entry is applied, since everything older that survived
-//     is applied before it.
+//   - a forwarded write that did not survive a change of leader is forwarded
+//     again, to the new leader, once the new leader's first entry commits:
+//     everything older that survived commits before that entry, so what has
+//     not by then never will. Until then nothing new is forwarded, so a
+//     client's writes keep their order.
 
 // Kinds of replicated data. A standalone log holds bare tree entries; the
 // first byte tells the two apart.
@@ -96,11 +97,14 @@ type ensemble struct {
 	snapRoll   int
 	wasLeading bool
 	recs       []wal.Record
+	hs         zab.HardState // as last written
+	hsWritten  bool
 
 	role      atomic.Int32 // zab.Role
 	isServing atomic.Bool
 	servingMu sync.Mutex
 	servingCh chan struct{} // closed while serving
+	appliedCh chan struct{} // closed by the applier after a batch; guarded by servingMu
 
 	compact chan zab.Snapshot
 
@@ -163,6 +167,7 @@ func (s *Server) newEnsemble(snap zab.Snapshot, log []zab.Entry) (*ensemble, err
 	}
 	e := &ensemble{s: s, self: cfg.MyID, snap: snap, compact: make(chan zab.Snapshot, 4), servingCh: make(chan struct{})}
 	e.peer = zab.New(zc, hs, snap, log)
+	e.hs = hs
 	e.snapRoll = s.randRoll()
 	e.tr = quorum.New(quorum.Options{
 		Self: cfg.MyID,
@@ -192,6 +197,51 @@ func (e *ensemble) mode() string {
 
 func (e *ensemble) leading() bool {
 	return zab.Role(e.role.Load()) == zab.Leading && e.isServing.Load()
+}
+
+// applied wakes handshakes waiting for the tree to reach a zxid. Called by
+// the applier after each batch.
+func (e *ensemble) applied() {
+	e.servingMu.Lock()
+	if e.appliedCh != nil {
+		close(e.appliedCh)
+		e.appliedCh = nil
+	}
+	e.servingMu.Unlock()
+}
+
+// waitApplied waits until the tree has applied zxid, or d passes: a client
+// that saw a write through another server reconnects here right after a
+// change of leader, while this server's applier may still be a batch behind.
+func (e *ensemble) waitApplied(zxid int64, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		e.s.treeMu.RLock()
+		last := e.s.tree.LastZxid()
+		e.s.treeMu.RUnlock()
+		if last >= zxid {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 || !e.isServing.Load() {
+			return false
+		}
+		e.servingMu.Lock()
+		if e.appliedCh == nil {
+			e.appliedCh = make(chan struct{})
+		}
+		ch := e.appliedCh
+		e.servingMu.Unlock()
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-e.s.stop:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
 }
 
 // waitServing blocks until the server is part of a serving leadership, or
@@ -310,7 +360,7 @@ func (e *ensemble) reportTouches() {
 // submit forwards local proposals, or holds them until a leadership serves.
 func (e *ensemble) submit(batch []*proposal) {
 	for _, pr := range batch {
-		if !e.peer.Serving() || len(e.waiting) > 0 {
+		if !e.canForward() || len(e.waiting) > 0 {
 			e.waiting = append(e.waiting, pr)
 			continue
 		}
@@ -318,7 +368,16 @@ func (e *ensemble) submit(batch []*proposal) {
 	}
 }
 
+// canForward: a leadership serves and its first entry has committed here,
+// so the fate of everything forwarded before it is known.
+func (e *ensemble) canForward() bool {
+	return e.peer.Serving() && e.appliedEp >= e.peer.LeaderEpoch()
+}
+
 func (e *ensemble) forward(pr *proposal) bool {
+	if !e.canForward() {
+		return false
+	}
 	e.seq++
 	var data []byte
 	if pr.entry != nil {
@@ -335,8 +394,21 @@ func (e *ensemble) forward(pr *proposal) bool {
 	return true
 }
 
-// ready carries out what the peer asks, in zab's order.
+// ready carries out what the peer asks, in zab's order, until a change of
+// role (which may propose or forward more) leaves nothing to do.
 func (e *ensemble) ready() error {
+	for {
+		if err := e.readyOnce(); err != nil {
+			return err
+		}
+		e.afterStep()
+		if !e.peer.HasReady() {
+			return nil
+		}
+	}
+}
+
+func (e *ensemble) readyOnce() error {
 	s := e.s
 	for e.peer.HasReady() {
 		rd := e.peer.Ready()
@@ -392,7 +464,6 @@ func (e *ensemble) ready() error {
 		}
 		e.peer.Advance(rd)
 	}
-	e.afterStep()
 	return nil
 }
 
@@ -428,18 +499,13 @@ func (e *ensemble) afterStep() {
 		e.lastSwitch = time.Now()
 	}
 	e.wasLeading = leading
-	if serving && len(e.waiting) > 0 {
+	if e.canForward() && len(e.waiting) > 0 {
 		w := e.waiting
 		e.waiting = nil
 		for i, pr := range w {
 			if !e.forward(pr) {
 				e.waiting = append(e.waiting, w[i:]...)
 				break
-			}
-		}
-		if e.peer.HasReady() {
-			if err := e.ready(); err != nil {
-				s.fail(err)
 			}
 		}
 	}
@@ -514,14 +580,21 @@ func (e *ensemble) takeLocal(seq uint64) *proposal {
 	return nil
 }
 
-// dropLost fails the writes forwarded under an epoch before ep: had they
-// survived the change of leader they would have been applied already.
+// dropLost takes back the writes forwarded under an epoch before ep: had
+// they survived the change of leader they would have committed before ep's
+// first entry. They never will, so they go to the front of the queue, to be
+// forwarded again in their order.
 func (e *ensemble) dropLost(ep uint32) {
 	i := 0
+	var again []*proposal
 	for ; i < len(e.local) && e.local[i].epoch < ep; i++ {
-		e.lose(e.local[i].pr)
+		again = append(again, e.local[i].pr)
 	}
 	e.local = e.local[i:]
+	if len(again) > 0 {
+		e.s.log.Info(fmt.Sprintf("Forwarding %d write(s) again that did not survive the change of leader", len(again)))
+		e.waiting = append(again, e.waiting...)
+	}
 }
 
 // lose fails a proposal whose fate is unknown to its client: like
@@ -576,13 +649,21 @@ func (e *ensemble) writeHardState(hs zab.HardState) error {
 	for _, f := range []struct {
 		name string
 		v    uint32
-	}{{"acceptedEpoch", hs.AcceptedEpoch}, {"currentEpoch", hs.CurrentEpoch}} {
+		old  uint32
+	}{{"acceptedEpoch", hs.AcceptedEpoch, e.hs.AcceptedEpoch}, {"currentEpoch", hs.CurrentEpoch, e.hs.CurrentEpoch}} {
+		if f.v == f.old && e.hsWritten {
+			continue // each fsync here delays an election: write only what changed
+		}
 		path := s.epochFile(f.name)
 		if err := writeFileSync(s.fs, path, []byte(strconv.FormatUint(uint64(f.v), 10)+"\n")); err != nil {
 			return fmt.Errorf("server: write %s: %w", path, err)
 		}
 	}
-	return s.fs.SyncDir(dir)
+	if err := s.fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("server: sync %s: %w", dir, err)
+	}
+	e.hs, e.hsWritten = hs, true
+	return nil
 }
 
 // writeFileSync replaces path with b durably: written aside, fsynced,

@@ -193,6 +193,9 @@ func (s *Server) applyLoop() {
 			notes = s.applyOne(pr, notes[:0])
 		}
 		s.treeMu.Unlock()
+		if s.ens != nil {
+			s.ens.applied()
+		}
 		clear(notes)
 		s.pipe.pending.Add(-int64(len(batch)))
 		if s.pipe.snapWanted.Load() {
