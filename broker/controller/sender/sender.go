@@ -120,7 +120,10 @@ func (s *TCP) exchange(ctx context.Context, bc *brokerConn, req kmsg.Request) (k
 	} else {
 		_ = bc.conn.SetDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { _ = bc.conn.SetDeadline(time.Unix(1, 0)) })
+	// The callback may still run after this exchange returned and Send
+	// dropped bc.conn: it must use the connection it was made for.
+	conn := bc.conn
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	bc.corr++
 	corr := bc.corr
