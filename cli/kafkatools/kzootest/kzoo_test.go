@@ -67,7 +67,7 @@ func runTool(t *testing.T, stdin string, args ...string) result {
 
 // startKzoo runs one kzoo coordinator and n kzoo brokers in this process,
 // on loopback ports from :0, and returns the brokers' bootstrap list.
-func startKzoo(t *testing.T, n int) string {
+func startKzoo(t *testing.T, n int) (string, []*server.Server) {
 	t.Helper()
 	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
 	zcfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
@@ -79,6 +79,7 @@ func startKzoo(t *testing.T, n int) string {
 	t.Cleanup(func() { zk.Close() })
 
 	var addrs []string
+	var brokers []*server.Server
 	for i := range n {
 		props := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s/kafka\nzookeeper.session.timeout.ms=6000\ncontrolled.shutdown.retry.backoff.ms=200\n",
 			i, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)), zk.Addr().String())
@@ -90,6 +91,7 @@ func startKzoo(t *testing.T, n int) string {
 		cancel()
 		t.Cleanup(func() { b.Stop() })
 		addrs = append(addrs, b.Addr("PLAINTEXT").String())
+		brokers = append(brokers, b)
 	}
 	bs := strings.Join(addrs, ",")
 	// Every broker knows every broker and the controller.
@@ -97,7 +99,7 @@ func startKzoo(t *testing.T, n int) string {
 		r := runTool(t, "", "configs", "--bootstrap-server", bs, "--entity-type", "brokers", "--describe")
 		return r.code == 0 && strings.Count(r.out, "Dynamic configs for broker") == n
 	}, 30*time.Second, 100*time.Millisecond)
-	return bs
+	return bs, brokers
 }
 
 // TestKzooToolsAgainstCluster runs the tools against kzoo's own brokers.
@@ -105,7 +107,7 @@ func TestKzooToolsAgainstCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a coordinator and 3 brokers")
 	}
-	bs := startKzoo(t, 3)
+	bs, brokers := startKzoo(t, 3)
 
 	r := runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "test6", "--partitions", "2", "--replication-factor", "3")
 	require.Equal(t, 0, r.code, r.out+r.err)
@@ -126,8 +128,19 @@ func TestKzooToolsAgainstCluster(t *testing.T) {
 	require.Equal(t, "\tTopic: placed\tPartition: 1\tLeader: 1\tReplicas: 1,2\tIsr: 1,2", lines[2])
 	require.Equal(t, "\tTopic: placed\tPartition: 2\tLeader: 2\tReplicas: 2,0\tIsr: 2,0", lines[3])
 
-	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--list")
-	require.Equal(t, "placed\ntest6\n", r.out)
+	// Without --partitions and --replication-factor the broker's defaults apply.
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "defaults")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic", "defaults")
+		return strings.Contains(r.out, "\tPartitionCount: 1\tReplicationFactor: 1\t")
+	}, 20*time.Second, 100*time.Millisecond, "describe: %q", r.out)
+
+	// Each broker's metadata cache learns of a topic on its own time.
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--list")
+		return r.out == "defaults\nplaced\ntest6\n"
+	}, 20*time.Second, 100*time.Millisecond, "list: %q", r.out)
 
 	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--create", "--topic", "test6", "--partitions", "1")
 	require.Equal(t, 1, r.code)
@@ -177,10 +190,20 @@ func TestKzooToolsAgainstCluster(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	require.Contains(t, r.out, ", 5004, ", r.out+r.err)
 
-	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--delete", "--topic", "placed")
+	// Broker 2 stops: its partitions are under-replicated, and with
+	// --under-replicated-partitions only those lines are printed.
+	require.NoError(t, brokers[2].Stop())
+	alive := strings.Join(strings.Split(bs, ",")[:2], ",")
+	require.Eventually(t, func() bool {
+		r = runTool(t, "", "topics", "--bootstrap-server", alive, "--describe", "--topic", "test6", "--under-replicated-partitions")
+		return r.code == 0 && strings.Count(r.out, "\n") == 2 && !strings.Contains(r.out, "Isr: 0,1,2") && !strings.Contains(r.out, "Isr: 1,2,0")
+	}, 30*time.Second, 200*time.Millisecond, "describe: %q", r.out)
+	require.Regexp(t, `^\tTopic: test6\tPartition: 0\tLeader: [01]\tReplicas: \d,\d,\d\tIsr: [01],[01]\n\tTopic: test6\tPartition: 1\tLeader: [01]\tReplicas: \d,\d,\d\tIsr: [01],[01]\n$`, r.out)
+
+	r = runTool(t, "", "topics", "--bootstrap-server", alive, "--delete", "--topic", "placed")
 	require.Equal(t, 0, r.code, r.out+r.err)
 	require.Eventually(t, func() bool {
-		r = runTool(t, "", "topics", "--bootstrap-server", bs, "--list")
-		return r.out == "test6\n"
+		r = runTool(t, "", "topics", "--bootstrap-server", alive, "--list")
+		return r.out == "defaults\ntest6\n"
 	}, 20*time.Second, 100*time.Millisecond)
 }
