@@ -79,6 +79,7 @@ type localProp struct {
 	seq   uint64
 	epoch uint32
 	pr    *proposal
+	at    time.Time
 }
 
 type ensemble struct {
@@ -110,6 +111,14 @@ type ensemble struct {
 
 	elections  atomic.Int64
 	lastSwitch time.Time
+
+	// Published by the loop for mntr and /metrics.
+	learners, syncedFollowers, syncedObservers atomic.Int64
+	maxLag                                     atomic.Int64 // entries the slowest synced follower is behind
+	syncs                                      atomic.Int64 // client syncs forwarded, not yet applied
+	voters                                     []int64
+	electionTime                               summary // from looking to serving, ms
+	proposalTime                               summary // local write forwarded → committed here
 }
 
 // epochFile names ZooKeeper's acceptedEpoch / currentEpoch files.
@@ -165,7 +174,7 @@ func (s *Server) newEnsemble(snap zab.Snapshot, log []zab.Entry) (*ensemble, err
 			peers[sv.ID] = fmt.Sprintf("%s:%d", sv.Host, sv.QuorumPort)
 		}
 	}
-	e := &ensemble{s: s, self: cfg.MyID, snap: snap, compact: make(chan zab.Snapshot, 4), servingCh: make(chan struct{})}
+	e := &ensemble{s: s, self: cfg.MyID, snap: snap, compact: make(chan zab.Snapshot, 4), servingCh: make(chan struct{}), voters: zc.Voters}
 	e.peer = zab.New(zc, hs, snap, log)
 	e.hs = hs
 	e.snapRoll = s.randRoll()
@@ -194,6 +203,21 @@ func (e *ensemble) mode() string {
 	}
 	return "looking"
 }
+
+// peerState is mntr's zk_peer_state: the role and, when serving, the phase.
+func (e *ensemble) peerState() string {
+	m := e.mode()
+	if m == "looking" {
+		return m
+	}
+	m = map[string]string{"leader": "leading", "follower": "following", "observer": "observing"}[m]
+	if e.isServing.Load() {
+		return m + " - broadcast"
+	}
+	return m + " - synchronization"
+}
+
+func (e *ensemble) pendingSyncs() int64 { return e.syncs.Load() }
 
 func (e *ensemble) leading() bool {
 	return zab.Role(e.role.Load()) == zab.Leading && e.isServing.Load()
@@ -390,7 +414,7 @@ func (e *ensemble) forward(pr *proposal) bool {
 		e.seq--
 		return false
 	}
-	e.local = append(e.local, localProp{seq: e.seq, epoch: e.peer.LeaderEpoch(), pr: pr})
+	e.local = append(e.local, localProp{seq: e.seq, epoch: e.peer.LeaderEpoch(), pr: pr, at: time.Now()})
 	return true
 }
 
@@ -478,7 +502,36 @@ func (e *ensemble) afterStep() {
 		}
 	}
 	serving := e.peer.Serving()
+	if serving && !e.isServing.Load() {
+		e.electionTime.observe(time.Since(e.lastSwitch))
+	}
 	e.setServing(serving)
+	var learners, synced, observers, maxLag int64
+	last := e.peer.LastZxid()
+	for _, li := range e.peer.LearnerInfos() {
+		learners++
+		switch {
+		case !li.Synced:
+		case li.Observer:
+			observers++
+		default:
+			synced++
+			if lag := last - li.Acked; zab.Epoch(li.Acked) == zab.Epoch(last) && lag > maxLag {
+				maxLag = lag
+			}
+		}
+	}
+	syncs := int64(0)
+	for _, lp := range e.local {
+		if lp.pr.entry == nil {
+			syncs++
+		}
+	}
+	e.syncs.Store(syncs)
+	e.learners.Store(learners)
+	e.syncedFollowers.Store(synced)
+	e.syncedObservers.Store(observers)
+	e.maxLag.Store(maxLag)
 	leading := e.peer.Established()
 	if leading && !e.wasLeading {
 		// A new leader: every session gets a full timeout from now (its
@@ -573,6 +626,7 @@ func (e *ensemble) takeLocal(seq uint64) *proposal {
 		}
 		e.local = e.local[1:]
 		if lp.seq == seq {
+			e.proposalTime.observe(time.Since(lp.at))
 			return lp.pr
 		}
 		e.lose(lp.pr)

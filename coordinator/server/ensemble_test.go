@@ -44,7 +44,7 @@ func ensembleConfigs(t *testing.T, n int) []*config.Config {
 	for i := 0; i < n; i++ {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644))
-		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\npreAllocSize=64\n%s\n", dir, strings.Join(lines, "\n"))
+		text := fmt.Sprintf("tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir=%s\npreAllocSize=64\n4lw.commands.whitelist=*\n%s\n", dir, strings.Join(lines, "\n"))
 		path := filepath.Join(dir, "zoo.cfg")
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 		cfg, err := config.Load(path, nil)
@@ -94,6 +94,18 @@ func TestEnsembleReplicatesAndSurvivesLeaderLoss(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, leaders)
+	l0 := leaderOf(ss)
+	require.Eventually(t, func() bool {
+		return strings.Contains(fourLetter(t, ss[l0], "mntr"), "zk_synced_followers\t2\n")
+	}, 5*time.Second, 10*time.Millisecond)
+	mntr := fourLetter(t, ss[l0], "mntr")
+	require.Contains(t, mntr, "zk_server_state\tleader\n")
+	require.Contains(t, mntr, "zk_peer_state\tleading - broadcast\n")
+	require.Contains(t, mntr, "zk_learners\t2\n")
+	require.Contains(t, mntr, "zk_pending_syncs\t0\n")
+	require.Contains(t, mntr, "zk_cnt_election_time\t1\n")
+	require.Regexp(t, `Mode: (leader|follower)\n`, fourLetter(t, ss[(l0+1)%3], "srvr"))
+	require.NotContains(t, fourLetter(t, ss[(l0+1)%3], "mntr"), "zk_learners")
 
 	var addrs []string
 	for _, s := range ss {

@@ -50,6 +50,14 @@ func (s *Server) fourLetter(c *conn, cmd string) {
 	c.nc.Write(b.Bytes())
 }
 
+// sumLine is one summary mntr prints: BASIC (avg/min/max/cnt/sum) or
+// ADVANCED (plus p50/p95/p99/p999), as in ZooKeeper's ServerMetrics.
+type sumLine struct {
+	name     string
+	s        *summary
+	advanced bool
+}
+
 func (s *Server) runFourLetter(b *bytes.Buffer, cmd string, self *conn) {
 	if (!s.running.Load() || s.ens != nil && !s.ens.isServing.Load()) && cmd != "ruok" && cmd != "envi" && cmd != "conf" {
 		if cmd == "isro" {
@@ -89,11 +97,11 @@ func (s *Server) runFourLetter(b *bytes.Buffer, cmd string, self *conn) {
 		}
 		// fsynctime is a BASIC summary (avg/min/max/cnt/sum), the request
 		// latencies ADVANCED ones (plus p50/p95/p99/p999), as in ServerMetrics.
-		for _, sm := range []struct {
-			name     string
-			s        *summary
-			advanced bool
-		}{{"fsynctime", &s.stats.fsync, false}, {"readlatency", &s.stats.read, true}, {"updatelatency", &s.stats.update, true}} {
+		sums := []sumLine{{"fsynctime", &s.stats.fsync, false}, {"readlatency", &s.stats.read, true}, {"updatelatency", &s.stats.update, true}}
+		if s.ens != nil {
+			sums = append(sums, sumLine{"election_time", &s.ens.electionTime, false}, sumLine{"proposal_latency", &s.ens.proposalTime, true})
+		}
+		for _, sm := range sums {
 			st := sm.s.stat()
 			fmt.Fprintf(b, "zk_avg_%s\t%s\nzk_min_%s\t%s\nzk_max_%s\t%s\nzk_cnt_%s\t%d\nzk_sum_%s\t%s\n",
 				sm.name, javaDouble(st.avg), sm.name, javaDouble(st.min), sm.name, javaDouble(st.max),

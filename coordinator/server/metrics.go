@@ -124,7 +124,7 @@ func (s *Server) gauges() []gauge {
 	s.treeMu.RUnlock()
 	minL, avgL, maxL := s.stats.latencies()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
-	return []gauge{
+	gs := []gauge{
 		{"avg_latency", javaDouble(avgL)},
 		{"max_latency", i(maxL)},
 		{"min_latency", i(minL)},
@@ -144,6 +144,22 @@ func (s *Server) gauges() []gauge {
 		{"connection_drop_probability", "0.0"},
 		{"auth_failed_count", i(s.stats.authFailed.Load())},
 	}
+	if e := s.ens; e != nil {
+		gs = append(gs, gauge{"peer_state", e.peerState()}, gauge{"quorum_size", i(int64(len(e.voters)))},
+			gauge{"election_count", i(e.elections.Load())})
+		if e.leading() {
+			// ZooKeeper 3.8's leader-only lines.
+			gs = append(gs,
+				gauge{"learners", i(e.learners.Load())},
+				gauge{"synced_followers", i(e.syncedFollowers.Load())},
+				gauge{"synced_non_voting_followers", "0"},
+				gauge{"synced_observers", i(e.syncedObservers.Load())},
+				gauge{"pending_syncs", i(e.pendingSyncs())},
+				gauge{"max_follower_lag", i(e.maxLag.Load())},
+			)
+		}
+	}
+	return gs
 }
 
 func (s *Server) startMetrics() error {

@@ -859,3 +859,21 @@ func (p *Peer) Compact(s Snapshot) {
 	p.log = append([]Entry(nil), p.log[p.indexAfter(s.Zxid):]...)
 	p.snap = s
 }
+
+// LearnerInfo is a leader's view of one learner, for monitoring.
+type LearnerInfo struct {
+	ID       int64
+	Observer bool
+	Synced   bool  // acknowledged NEWLEADER: part of the broadcast
+	Acked    int64 // highest zxid it acknowledged as durable (0 for observers)
+}
+
+// LearnerInfos lists a leader's learners by id (nil on other roles).
+func (p *Peer) LearnerInfos() []LearnerInfo {
+	out := make([]LearnerInfo, 0, len(p.learners))
+	for _, l := range p.learners {
+		out = append(out, LearnerInfo{ID: l.id, Observer: l.observer, Synced: l.phase == 2, Acked: l.acked})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
