@@ -344,7 +344,7 @@ func runKafkaStart(c *ucli.Context, e env, path string, daemon bool) error {
 		return fail(err.Error())
 	}
 	if serr := spawn(e, cfg, path, filepath.Join(dir, "zookeeper.out")); serr != nil {
-		return fail(serr.reason)
+		return fail(fmt.Sprintf("%s (%s)", strings.TrimSuffix(serr.label, "."), serr.reason))
 	}
 	return nil
 }
