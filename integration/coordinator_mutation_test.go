@@ -26,22 +26,60 @@ import (
 )
 
 // coordTemplates are valid requests of every op a 3.8 client sends (but
-// those in skip), on paths under /fz; the mutation test breaks them.
-func coordTemplates(r *rand.Rand, skip ...jute.Op) []jute.Record {
-	p := func() string { return fmt.Sprintf("/fz/n%d", r.IntN(6)) }
+// those in skip), on paths under /fz; the mutation test breaks them. With
+// readable, no request makes a node its creator's later sessions cannot read.
+func coordTemplates(r *rand.Rand, readable bool, skip ...jute.Op) []jute.Record {
+	// Mostly a few valid paths, so that ops meet each other's nodes; one in
+	// eight a path ZooKeeper refuses or protects.
+	odd := []string{"/fz/", "/fz//a", "fz", "/fz/.", "/fz/..", "/fz/a\x00b", "/", "/zookeeper", "/zookeeper/quota",
+		"/fz/n1/./x", "/fz/\u2028", "/fz/\ufffe", "/fz/n\u00e9"}
+	p := func() string {
+		if r.IntN(8) == 0 {
+			return odd[r.IntN(len(odd))]
+		}
+		return fmt.Sprintf("/fz/n%d", r.IntN(6))
+	}
 	digest := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: "u:PaPk2vQkO+1IIrzlK4Fd7oP6XnE="}}}
+	acls := [][]jute.ACL{
+		jute.WorldAnyone, digest, nil,
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "auth", ID: ""}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "ip", ID: "127.0.0.1"}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "ip", ID: "127.0.0.0/8"}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "ip", ID: "300.1.1.1"}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "foo", ID: "bar"}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: "nocolon"}}},
+		{{Perms: 1, ID: jute.ID{Scheme: "world", ID: "anyone"}}},
+		{{Perms: 0, ID: jute.ID{Scheme: "world", ID: "anyone"}}},
+		{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: "someone"}}},
+	}
+	if readable {
+		acls = slices.DeleteFunc(acls, func(a []jute.ACL) bool {
+			return len(a) == 1 && (a[0].ID.Scheme == "digest" && a[0].ID.ID != "nocolon" || a[0].ID.Scheme == "auth" || a[0].Perms == 0)
+		})
+		digest = jute.WorldAnyone
+	}
+	acl := func() []jute.ACL {
+		if r.IntN(2) == 0 {
+			return jute.WorldAnyone
+		}
+		return acls[r.IntN(len(acls))]
+	}
 	with := func(op jute.Op, rs ...jute.Record) jute.Record {
 		return coordRecords(append([]jute.Record{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: op}}, rs...))
 	}
 	all := []jute.Record{
-		with(jute.OpCreate, &jute.CreateRequest{Path: p(), Data: []byte("d"), ACL: jute.WorldAnyone, Flags: int32(r.IntN(4))}),
+		with(jute.OpCreate, &jute.CreateRequest{Path: p(), Data: []byte("d"), ACL: acl(), Flags: int32(r.IntN(4))}),
+		with(jute.OpCreate, &jute.CreateRequest{Path: p(), Data: []byte("bad flags"), ACL: jute.WorldAnyone, Flags: []int32{-1, 7, 4, 5, 6}[r.IntN(5)]}),
+		with(jute.OpGetChildren, &jute.PathWatchRequest{Path: p(), Watch: r.IntN(2) == 0}),
+		with(jute.OpCheck, &jute.CheckVersionRequest{Path: p(), Version: int32(r.IntN(3)) - 1}),
+		with(jute.OpSetWatches, &jute.SetWatches{RelativeZxid: int64(r.IntN(40)), DataWatches: []string{p()}, ExistWatches: []string{p()}, ChildWatches: []string{p()}}),
 		with(jute.OpCreate2, &jute.CreateRequest{Path: p() + "/c", Data: nil, ACL: digest, Flags: 2}),
 		with(jute.OpDelete, &jute.DeleteRequest{Path: p(), Version: -1}),
 		with(jute.OpSetData, &jute.SetDataRequest{Path: p(), Data: []byte("x"), Version: int32(r.IntN(3)) - 1}),
 		with(jute.OpGetData, &jute.PathWatchRequest{Path: p(), Watch: r.IntN(2) == 0}),
 		with(jute.OpExists, &jute.PathWatchRequest{Path: p(), Watch: true}),
 		with(jute.OpGetChildren2, &jute.PathWatchRequest{Path: "/fz", Watch: true}),
-		with(jute.OpSetACL, &jute.SetACLRequest{Path: p(), ACL: jute.WorldAnyone, Version: -1}),
+		with(jute.OpSetACL, &jute.SetACLRequest{Path: p(), ACL: acl(), Version: int32(r.IntN(3)) - 1}),
 		with(jute.OpGetACL, &jute.PathRequest{Path: p()}),
 		with(jute.OpSync, &jute.PathRequest{Path: "/fz"}),
 		with(jute.OpGetEphemerals, &jute.PathRequest{Path: "/fz"}),
@@ -55,7 +93,7 @@ func coordTemplates(r *rand.Rand, skip ...jute.Op) []jute.Record {
 		with(jute.OpMulti, &jute.MultiRequest{Ops: []jute.MultiOp{
 			{Type: jute.OpCreate, Req: &jute.CreateRequest{Path: p(), Data: []byte("m"), ACL: jute.WorldAnyone}},
 			{Type: jute.OpSetData, Req: &jute.SetDataRequest{Path: p(), Data: []byte("m2"), Version: -1}},
-			{Type: jute.OpCheck, Req: &jute.PathWatchRequest{Path: p()}},
+			{Type: jute.OpCheck, Req: &jute.CheckVersionRequest{Path: p(), Version: int32(r.IntN(3)) - 1}},
 			{Type: jute.OpDelete, Req: &jute.DeleteRequest{Path: p(), Version: -1}},
 		}}),
 		with(jute.OpMultiRead, &jute.MultiRequest{Ops: []jute.MultiOp{
@@ -223,7 +261,7 @@ func coordMutationSession(t *testing.T, addr string, r *rand.Rand) bool {
 		t.Errorf("no ConnectResponse from %s: %v", addr, err)
 		return false
 	}
-	templates := coordTemplates(r)
+	templates := coordTemplates(r, false)
 	var out []byte
 	for n := 1 + r.IntN(8); n > 0; n-- {
 		body := jute.Marshal(templates[r.IntN(len(templates))])
