@@ -153,7 +153,28 @@ func (l *Log) load(nowMs int64) error {
 		}
 	}
 	leo := l.active().next
-	l.start = min(max(l.readStartOffset(l.segs[0].base), l.segs[0].base), leo)
+	l.start = max(l.readStartOffset(l.segs[0].base), l.segs[0].base)
+	if l.start > leo {
+		// records up to the saved start were deleted (DeleteRecords,
+		// retention) and the unflushed ones after them lost: as Kafka does,
+		// start an empty log there rather than move the start back
+		l.logf("storage: %s: log start offset %d is past the recovered log end %d; starting an empty log at %d", l.dir, l.start, leo, l.start)
+		for _, s := range l.segs {
+			if err := s.remove(); err != nil {
+				return err
+			}
+		}
+		s, err := createSegment(l.fs, l.dir, l.start, l.cfg, nowMs)
+		l.segs = nil
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment{s}
+		if err := syncDir(l.fs, l.dir); err != nil {
+			return err
+		}
+		leo = l.start
+	}
 	changed := l.epochs.truncateFromEnd(leo)
 	changed = l.epochs.truncateFromStart(l.start) || changed
 	if changed {

@@ -24,21 +24,25 @@ func TestStoragePowerLoss(t *testing.T) {
 			if rng.Intn(3) == 0 {
 				cfg.FlushMessages = 1 // every append durable before it returns
 			}
-			var values []string
-			durable := 0 // records acknowledged as durable
+			var values []string // value of every record by offset
+			durable := 0      // records acknowledged as durable
+			ackStart := int64(0)
 			for round := 0; round < 8; round++ {
 				sink := &logSink{}
 				l, err := OpenFS(mem, dir, cfg, 0, sink.logf)
 				require.NoError(t, err, "seed %d round %d", seed, round)
+				require.GreaterOrEqual(t, l.StartOffset(), ackStart, "seed %d: log start went back", seed)
+				require.GreaterOrEqual(t, l.EndOffset(), int64(durable), "seed %d round %d: acknowledged records lost (log: %v)", seed, round, sink.all())
+				require.LessOrEqual(t, l.EndOffset(), int64(len(values)), "seed %d", seed)
 				got := readAll(t, l)
-				require.GreaterOrEqual(t, len(got), durable, "seed %d round %d: acknowledged records lost (log: %v)", seed, round, sink.all())
-				require.LessOrEqual(t, len(got), len(values), "seed %d", seed)
+				require.Len(t, got, int(l.EndOffset()-l.StartOffset()), "seed %d", seed)
 				for i, r := range got {
-					require.Equal(t, int64(i), r.offset, "seed %d", seed)
-					require.Equal(t, values[i], r.value, "seed %d offset %d", seed, i)
+					require.Equal(t, l.StartOffset()+int64(i), r.offset, "seed %d", seed)
+					require.Equal(t, values[r.offset], r.value, "seed %d offset %d", seed, r.offset)
 				}
-				values = values[:len(got)]
-				durable = len(got)
+				values = values[:l.EndOffset()]
+				durable = len(values)
+				ackStart = l.StartOffset()
 				// the epoch history names only offsets the log holds
 				require.Less(t, l.LatestEpoch(), int32(round), "seed %d", seed)
 				require.Equal(t, len(got) > 0, l.LatestEpoch() >= 0, "seed %d", seed)
@@ -59,9 +63,21 @@ func TestStoragePowerLoss(t *testing.T) {
 					if cfg.FlushMessages == 1 {
 						durable = len(values)
 					}
-					if rng.Intn(5) == 0 {
+					switch rng.Intn(12) {
+					case 0, 1:
 						require.NoError(t, l.Flush())
 						durable = len(values)
+					case 2: // a follower truncating after a leader change
+						to := l.StartOffset() + rng.Int63n(l.EndOffset()-l.StartOffset()+1)
+						require.NoError(t, l.TruncateTo(to), "seed %d", seed)
+						values = values[:l.EndOffset()]
+						durable = min(durable, len(values))
+						ackStart = min(ackStart, l.StartOffset())
+					case 3:
+						to := l.StartOffset() + rng.Int63n(l.EndOffset()-l.StartOffset()+1)
+						low, err := l.DeleteRecordsBefore(to)
+						require.NoError(t, err, "seed %d", seed)
+						ackStart = max(ackStart, low)
 					}
 				}
 				if rng.Intn(3) == 0 {

@@ -51,6 +51,14 @@ func (l *Log) TruncateTo(offset int64) error {
 		return err
 	}
 	l.flushedTo = min(l.flushedTo, s.next)
+	if s.next < l.start {
+		// the batch holding offset began below the log start: the log is
+		// now empty and starts at its end
+		l.start = s.next
+		if err := l.saveStartOffset(); err != nil {
+			return err
+		}
+	}
 	if l.epochs.truncateFromEnd(s.next) {
 		if err := l.epochs.save(); err != nil {
 			return err
