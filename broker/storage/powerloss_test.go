@@ -25,7 +25,7 @@ func TestStoragePowerLoss(t *testing.T) {
 				cfg.FlushMessages = 1 // every append durable before it returns
 			}
 			var values []string // value of every record by offset
-			durable := 0      // records acknowledged as durable
+			durable := 0        // records acknowledged as durable
 			ackStart := int64(0)
 			for round := 0; round < 8; round++ {
 				sink := &logSink{}
