@@ -234,3 +234,40 @@ func coordRunMerged(t *testing.T, limit time.Duration, stdin string, name string
 	}
 	return out.String(), cmd.ProcessState.ExitCode()
 }
+
+// TestCoordinatorKazooKill9 keeps a kazoo session (an ephemeral, a Lock)
+// across kill -9 and a restart of kzoo on the same dataDir: kazoo
+// reconnects to the same session and finds its ephemeral and its lock.
+func TestCoordinatorKazooKill9(t *testing.T) {
+	if out, err := exec.Command(coordPy, "-c", "import kazoo").CombinedOutput(); err != nil {
+		t.Skipf("kazoo is not installed (Debian package python3-kazoo): %s", out)
+	}
+	cfg, _, port := keeperConfig(t, "")
+	p := coordStart(t, cfg, port)
+	cmd := exec.Command(coordPy, filepath.Join(coordCompatDir(t), "kazoo_restart.py"), p.addr)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	var out coordLog
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "READY") }, 30*time.Second, 20*time.Millisecond,
+		"kazoo_restart.py: %s", &out)
+	p.kill9()
+	p = coordStart(t, cfg, port)
+	_, err = stdin.Write([]byte("go\n"))
+	require.NoError(t, err)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kazoo_restart.py did not finish: %s", &out)
+	}
+	require.Equal(t, 0, cmd.ProcessState.ExitCode(), "kazoo_restart.py: %s", &out)
+	require.Contains(t, out.String(), "OK")
+	t.Logf("kazoo across kill -9: %s", strings.TrimSpace(out.String()))
+}
