@@ -6,6 +6,14 @@
 // with Kafka's codes. They speak the Kafka protocol through franz-go's kgo
 // client, so they work against any Kafka-compatible cluster.
 //
+// Where kzoo's tools differ from Kafka's on purpose: the first connection
+// waits at most 10 s (Kafka: 60 s) unless default.api.timeout.ms (admin and
+// consumer tools) or max.block.ms (producer tools) says otherwise, and then
+// prints one line naming the servers; --group needs a cluster that serves
+// consumer groups and says so when it does not; only the default line
+// reader and message formatter exist; an idempotent producer falls back to
+// a plain one when the cluster does not serve InitProducerId.
+//
 // It owns argument parsing, output formatting and the client side of each
 // tool's requests. It never reaches into a broker's or coordinator's state
 // other than through the Kafka protocol, never prints a Go stack trace to a
@@ -65,7 +73,6 @@ func tools() []tool {
 func Commands() []*ucli.Command {
 	var cmds []*ucli.Command
 	for _, t := range tools() {
-		t := t
 		cmds = append(cmds, &ucli.Command{
 			Name:            t.name,
 			Usage:           t.usage,

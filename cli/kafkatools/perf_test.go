@@ -95,4 +95,11 @@ func TestPerfUnreachableServer(t *testing.T) {
 	require.Equal(t, 1, r.code)
 	require.Equal(t, "ERROR cannot connect to "+dead+" within 300 ms", strings.SplitN(r.err, " (", 2)[0])
 	require.Equal(t, 1, strings.Count(r.err, "\n"), r.err)
+
+	props := writeProps(t, "default.api.timeout.ms=300\n")
+	r = runTool(t, "", "consumer-perf-test", "--bootstrap-server", dead, "--topic", "t", "--messages", "1", "--consumer.config", props)
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "ERROR cannot connect to "+dead+" within 300 ms", strings.SplitN(r.err, " (", 2)[0])
+	require.Equal(t, 1, strings.Count(r.err, "\n"), r.err)
+	require.Empty(t, r.out, "no header before the connection fails")
 }
