@@ -24,6 +24,9 @@ func TestStoragePowerLoss(t *testing.T) {
 			if rng.Intn(3) == 0 {
 				cfg.FlushMessages = 1 // every append durable before it returns
 			}
+			if rng.Intn(2) == 0 {
+				cfg.RetentionBytes, cfg.RetentionMs = cfg.SegmentBytes*3, -1
+			}
 			var values []string // value of every record by offset
 			durable := 0        // records acknowledged as durable
 			ackStart := int64(0)
@@ -73,6 +76,10 @@ func TestStoragePowerLoss(t *testing.T) {
 						values = values[:l.EndOffset()]
 						durable = min(durable, len(values))
 						ackStart = min(ackStart, l.StartOffset())
+					case 4:
+						_, err := l.EnforceRetention(0)
+						require.NoError(t, err, "seed %d", seed)
+						ackStart = max(ackStart, l.StartOffset())
 					case 3:
 						to := l.StartOffset() + rng.Int63n(l.EndOffset()-l.StartOffset()+1)
 						low, err := l.DeleteRecordsBefore(to)
