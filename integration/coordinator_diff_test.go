@@ -27,7 +27,8 @@ import (
 // a time, and compares
 // what comes back: every reply's xid, zxid, error code and length, every
 // watch notification, whether the server closed the connection, and at the
-// end the whole tree (data, versions, zxids, ACLs). Any difference is a
+// end the whole tree (data, versions, zxids, ACLs); a watcher session
+// records the notifications each session's changes send it. Any difference is a
 // compatibility bug. KZOO_DIFF_SEED and KZOO_DIFF_SESSIONS change the run.
 func TestCoordinatorDiffApacheZK(t *testing.T) {
 	mutate := 0
@@ -75,10 +76,24 @@ func coordDiffRun(t *testing.T, mutate int) {
 		require.NoError(t, reader.AddAuth("digest", []byte("super:fz")))
 		_, err := reader.Create("/fz", nil, 0, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
+		// A watcher session sees every session's changes through watches it
+		// re-arms between sessions: getChildren2 on /fz, exists on its
+		// children.
+		watcher := coordDial(t, addr)
+		coordHandshake(t, watcher)
 		var transcripts []string
 		for s := 0; s < sessions; s++ {
+			var rearm []byte
+			rearm = append(rearm, jute.FrameRecords(&jute.RequestHeader{Xid: 1, Type: jute.OpGetChildren2}, &jute.PathWatchRequest{Path: "/fz", Watch: true})...)
+			for k := 0; k < 6; k++ {
+				rearm = append(rearm, jute.FrameRecords(&jute.RequestHeader{Xid: int32(2 + k), Type: jute.OpExists},
+					&jute.PathWatchRequest{Path: fmt.Sprintf("/fz/n%d", k), Watch: true})...)
+			}
+			armed := coordWatcherRound(t, watcher, rearm)
 			r := rand.New(rand.NewPCG(seed, uint64(s)))
-			transcripts = append(transcripts, coordDiffSession(t, addr, r, mutate))
+			session := coordDiffSession(t, addr, r, mutate)
+			seen := coordWatcherRound(t, watcher, nil)
+			transcripts = append(transcripts, armed+session+seen)
 		}
 		dump := coordDump(t, reader, "/")
 		for p, n := range dump {
@@ -120,7 +135,11 @@ func coordDiffRun(t *testing.T, mutate int) {
 		}
 	}
 	require.Equal(t, zkDump, kzDump, "the trees differ")
-	t.Logf("%d sessions and %d znodes alike", len(zkT), len(zkDump))
+	notes := 0
+	for _, tr := range kzT {
+		notes += strings.Count(tr, "watcher < notification")
+	}
+	t.Logf("%d sessions, %d notifications to the watcher and %d znodes alike", len(zkT), notes, len(zkDump))
 }
 
 // coordDiffSession runs one session: a handshake, 1-8 requests (one in
@@ -322,6 +341,32 @@ func TestCoordinatorAuthAfterQueuedRead(t *testing.T) {
 	require.Equal(t, jute.ErrNoAuth, check(coordFreshKzoo(t)), "kzoo")
 	if _, err := os.Stat("/usr/share/zookeeper/bin/zkServer.sh"); err == nil {
 		require.Equal(t, jute.ErrNoAuth, check(apacheZKStart(t).addr), "Apache ZooKeeper")
+	}
+}
+
+// coordWatcherRound sends reqs and a ping on the watcher's connection and
+// returns what came back before the ping's answer.
+func coordWatcherRound(t *testing.T, c net.Conn, reqs []byte) string {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err := c.Write(append(reqs, jute.FrameRecords(&jute.RequestHeader{Xid: -2, Type: jute.OpPing})...))
+	require.NoError(t, err)
+	var b strings.Builder
+	for {
+		frame, err := jute.ReadFrame(c, 1<<24, nil)
+		require.NoError(t, err, "the watcher's connection")
+		var h jute.ReplyHeader
+		require.NoError(t, jute.Unmarshal(frame, &h).Err)
+		switch h.Xid {
+		case -2:
+			return b.String()
+		case -1:
+			var ev jute.WatcherEvent
+			require.NoError(t, jute.Unmarshal(frame[16:], &ev).Err)
+			fmt.Fprintf(&b, "watcher < notification type=%d path=%s\n", ev.Type, ev.Path)
+		default:
+			fmt.Fprintf(&b, "watcher < xid=%d zxid=%#x err=%d len=%d\n", h.Xid, h.Zxid, h.Err, len(frame))
+		}
 	}
 }
 
