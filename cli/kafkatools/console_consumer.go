@@ -172,6 +172,10 @@ func kgoOffset(o int64) kgo.Offset {
 // consumerOpts maps the Kafka consumer properties kgo has an equivalent for.
 func consumerOpts(props map[string]string) []kgo.Opt {
 	var opts []kgo.Opt
+	// allow.auto.create.topics defaults to true in the Java consumer.
+	if !strings.EqualFold(strings.TrimSpace(props["allow.auto.create.topics"]), "false") {
+		opts = append(opts, kgo.AllowAutoTopicCreation())
+	}
 	n := func(k string) (int64, bool) {
 		v, ok := props[k]
 		if !ok {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -251,26 +253,68 @@ func runConsoleProducer(e *env, args []string) int {
 		fmt.Fprintf(e.err, "[%s] ERROR Error when sending message to topic %s with key: %s, value: %d bytes with error: (org.apache.kafka.clients.producer.internals.ErrorLoggingCallback)\n%s\n",
 			time.Now().Format("2006-01-02 15:04:05,000"), r.Topic, key, len(r.Value), javaException(err))
 	}
+	// SIGINT/SIGTERM stop reading; what was read is still flushed, as the
+	// Java producer's shutdown hook closes (and so flushes) the producer.
+	sigCtx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	type readLine struct {
+		line string
+		err  error
+	}
+	lines := make(chan readLine)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(lines)
+		for {
+			line, err := in.ReadString('\n')
+			select {
+			case lines <- readLine{line, err}:
+			case <-quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	exit := 0
+read:
 	for {
 		if prompt {
 			fmt.Fprint(e.out, ">")
 		}
-		line, rerr := in.ReadString('\n')
-		if rerr != nil && line == "" {
-			if !errors.Is(rerr, io.EOF) {
-				fmt.Fprintf(e.err, "reading standard input: %v\n", rerr)
+		// A line already read is sent even when a signal came with it.
+		var l readLine
+		var ok bool
+		select {
+		case l, ok = <-lines:
+		default:
+			select {
+			case <-sigCtx.Done():
+				break read
+			case l, ok = <-lines:
+			}
+		}
+		if !ok {
+			break
+		}
+		if l.err != nil && l.line == "" {
+			if !errors.Is(l.err, io.EOF) {
+				fmt.Fprintf(e.err, "reading standard input: %v\n", l.err)
 				exit = 1
 			}
 			break
 		}
-		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		line := strings.TrimSuffix(strings.TrimSuffix(l.line, "\n"), "\r")
 		rec, err := reader.record(topic, line)
 		if err != nil {
 			fmt.Fprintln(e.err, "org.apache.kafka.common.KafkaException: "+err.Error())
 			exit = 1
 			break
 		}
+		// Records carry the tool's context, not the signal's: a signal
+		// must not fail what is already buffered.
 		if p.has("sync") {
 			if err := cl.ProduceSync(e.ctx, rec).FirstErr(); err != nil {
 				report(rec, err)
@@ -282,10 +326,7 @@ func runConsoleProducer(e *env, args []string) int {
 				}
 			})
 		}
-		if rerr != nil {
-			break
-		}
-		if e.ctx.Err() != nil {
+		if l.err != nil {
 			break
 		}
 	}

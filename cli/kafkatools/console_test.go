@@ -198,3 +198,14 @@ func TestConsoleConsumerGroup(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	require.Empty(t, r.out, "everything was committed")
 }
+
+// Like Kafka's clients, the tools let the broker create a missing topic
+// when its auto.create.topics.enable allows it.
+func TestConsoleAutoCreatesTopic(t *testing.T) {
+	bs := startKfake(t, 1, kfake.AllowAutoTopicCreation())
+	r := runTool(t, "fresh\n", "console-producer", "--bootstrap-server", bs, "--topic", "brand-new")
+	require.Equal(t, 0, r.code, r.err)
+	require.Empty(t, r.err)
+	r = runTool(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "brand-new", "--from-beginning", "--max-messages", "1", "--timeout-ms", "10000")
+	require.Equal(t, "fresh\n", r.out, r.err)
+}

@@ -31,6 +31,9 @@ func producerOpts(servers []string, props map[string]string, clientID string) (*
 	if err != nil {
 		return nil, err
 	}
+	// The Java producer's metadata requests always allow the broker to
+	// create a missing topic (auto.create.topics.enable decides).
+	opts = append(opts, kgo.AllowAutoTopicCreation())
 	pc := &producerConfig{acksAll: true, idempotence: props["enable.idempotence"]}
 	num := func(k string) (int64, bool, error) {
 		v, ok := props[k]
