@@ -11,7 +11,6 @@ type MultiOp struct {
 // MultiRequest is multi (op 14) and multiRead (op 22).
 type MultiRequest struct{ Ops []MultiOp }
 
-
 func (r *MultiRequest) Encode(e *Encoder) {
 	for _, op := range r.Ops {
 		h := MultiHeader{Type: op.Type, Done: false, Err: -1}
