@@ -201,3 +201,60 @@ func TestStorageRetentionRunsCompaction(t *testing.T) {
 	require.Less(t, l.Size(), before)
 	require.Equal(t, int64(80), l.EndOffset())
 }
+
+// TestStorageCompactPowerLossAtEveryStep cuts the power after each single
+// file or directory change a compaction pass makes, then reopens: the log
+// must still hold the latest value of every key at its original offset, and
+// nothing but values that were appended.
+func TestStorageCompactPowerLossAtEveryStep(t *testing.T) {
+	base := newMemFS()
+	dir := "/data/keys-0"
+	cfg := Config{CleanupPolicy: "compact", SegmentBytes: 400}
+	l, err := OpenFS(base, dir, cfg, 0, nil)
+	require.NoError(t, err)
+	appendKeyed(t, l, kgo.NoCompression(), 20, 4, 1000)
+	require.NoError(t, l.Close())
+
+	check := func(l *Log, step int) {
+		t.Helper()
+		all := readAll(t, l)
+		latest := map[string]int64{}
+		for i, r := range all {
+			if i > 0 {
+				require.Greater(t, r.offset, all[i-1].offset, "step %d", step)
+			}
+			require.Equal(t, fmt.Sprintf("k%d", r.offset%4), r.key, "step %d", step)
+			require.Equal(t, fmt.Sprintf("r%d", r.offset/4), r.value, "step %d", step)
+			latest[r.key] = r.offset
+		}
+		for k := 0; k < 4; k++ {
+			require.Equal(t, int64(76+k), latest[fmt.Sprintf("k%d", k)], "step %d: latest k%d", step, k)
+		}
+		require.Equal(t, int64(80), l.EndOffset(), "step %d", step)
+	}
+	steps := 0
+	for step := 1; ; step++ {
+		mem := base.clone()
+		l, err := OpenFS(mem, dir, cfg, 0, nil)
+		require.NoError(t, err)
+		mem.mu.Lock()
+		mem.opsLeft = step
+		mem.mu.Unlock()
+		_, cerr := l.Compact(0)
+		mem.mu.Lock()
+		finished := !mem.dead
+		mem.mu.Unlock()
+		if finished {
+			require.NoError(t, cerr)
+			check(l, step)
+			steps = step
+			break
+		}
+		mem.revive()
+		l2, err := OpenFS(mem, dir, cfg, 0, nil)
+		require.NoError(t, err, "step %d", step)
+		check(l2, step)
+		require.NoError(t, l2.Close())
+	}
+	require.Greater(t, steps, 10, "the pass made several changes, each one cut")
+}

@@ -19,6 +19,8 @@ import (
 type memFS struct {
 	mu      sync.Mutex
 	gen     int
+	opsLeft int  // > 0: the power goes out when this many more changes were made
+	dead    bool // the power is out: every operation fails until revive
 	live    map[string]*memNode
 	durable map[string]*memNode
 	dirs    map[string]bool
@@ -38,6 +40,58 @@ func newMemFS() *memFS {
 func (m *memFS) crash() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.crashLocked()
+}
+
+// change counts one mutating operation and reports whether it may happen.
+// Lock should be held.
+func (m *memFS) change() error {
+	if m.dead {
+		return errMemCrashed
+	}
+	if m.opsLeft > 0 {
+		m.opsLeft--
+		if m.opsLeft == 0 {
+			m.crashLocked()
+			m.dead = true
+			return errMemCrashed
+		}
+	}
+	return nil
+}
+
+// revive brings the power back after a crash injected by opsLeft.
+func (m *memFS) revive() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dead, m.opsLeft = false, 0
+}
+
+// clone copies the durable and live state, for replaying one history many ways.
+func (m *memFS) clone() *memFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := newMemFS()
+	nodes := map[*memNode]*memNode{}
+	cp := func(n *memNode) *memNode {
+		if nodes[n] == nil {
+			nodes[n] = &memNode{data: append([]byte(nil), n.data...), synced: append([]byte(nil), n.synced...)}
+		}
+		return nodes[n]
+	}
+	for k, n := range m.live {
+		c.live[k] = cp(n)
+	}
+	for k, n := range m.durable {
+		c.durable[k] = cp(n)
+	}
+	for k := range m.dirs {
+		c.dirs[k] = true
+	}
+	return c
+}
+
+func (m *memFS) crashLocked() {
 	m.gen++
 	m.live = make(map[string]*memNode, len(m.durable))
 	for name, n := range m.durable {
@@ -49,8 +103,16 @@ func (m *memFS) crash() {
 func (m *memFS) OpenFile(name string, flag int, _ iofs.FileMode) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.dead {
+		return nil, errMemCrashed
+	}
 	if !m.dirs[filepath.Dir(name)] {
 		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
+	}
+	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
+		if err := m.change(); err != nil {
+			return nil, err
+		}
 	}
 	n := m.live[name]
 	switch {
@@ -94,6 +156,9 @@ func (m *memFS) ReadFile(name string) ([]byte, error) {
 func (m *memFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.change(); err != nil {
+		return err
+	}
 	if m.live[name] == nil {
 		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
 	}
@@ -118,6 +183,9 @@ func (m *memFS) RemoveAll(path string) error {
 func (m *memFS) Rename(oldpath, newpath string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.change(); err != nil {
+		return err
+	}
 	n := m.live[oldpath]
 	if n == nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: os.ErrNotExist}
@@ -151,6 +219,9 @@ func (m *memFS) Stat(name string) (iofs.FileInfo, error) {
 func (m *memFS) SyncDir(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.change(); err != nil {
+		return err
+	}
 	for name := range m.durable {
 		if filepath.Dir(name) == dir && m.live[name] == nil {
 			delete(m.durable, name)
@@ -195,6 +266,9 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if f.gen != f.fs.gen {
 		return 0, errMemCrashed
 	}
+	if err := f.fs.change(); err != nil {
+		return 0, err
+	}
 	if end := off + int64(len(p)); end > int64(len(f.n.data)) {
 		f.n.data = append(f.n.data, make([]byte, end-int64(len(f.n.data)))...)
 	}
@@ -207,6 +281,9 @@ func (f *memFile) Truncate(size int64) error {
 	defer f.fs.mu.Unlock()
 	if f.gen != f.fs.gen {
 		return errMemCrashed
+	}
+	if err := f.fs.change(); err != nil {
+		return err
 	}
 	if size <= int64(len(f.n.data)) {
 		f.n.data = f.n.data[:size]
@@ -221,6 +298,9 @@ func (f *memFile) Sync() error {
 	defer f.fs.mu.Unlock()
 	if f.gen != f.fs.gen {
 		return errMemCrashed
+	}
+	if err := f.fs.change(); err != nil {
+		return err
 	}
 	f.n.synced = append(f.n.synced[:0:0], f.n.data...)
 	return nil
