@@ -105,6 +105,10 @@ func producerOpts(servers []string, props map[string]string, clientID string) (*
 	}
 	pc.waitMs = propMs(props, defaultWaitMs, "max.block.ms")
 	pc.deliveryMs = propMs(props, 120000, "delivery.timeout.ms")
+	if _, set := props["delivery.timeout.ms"]; !set {
+		// The Java producer gives up on a record after two minutes.
+		opts = append(opts, kgo.RecordDeliveryTimeout(time.Duration(pc.deliveryMs)*time.Millisecond))
+	}
 	if !pc.acksAll || strings.EqualFold(pc.idempotence, "false") {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 		if n, ok, _ := num("max.in.flight.requests.per.connection"); ok && n > 0 {
