@@ -326,9 +326,11 @@ func runConsoleConsumer(e *env, args []string) int {
 	topic := p.str("topic")
 	switch {
 	case p.has("partition"):
+		// An offset out of range falls back to auto.offset.reset, as in
+		// Kafka (latest unless --from-beginning).
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 			topic: {int32(p.int64("partition")): kgoOffset(offset)},
-		}))
+		}), kgo.ConsumeResetOffset(reset))
 	case include != "":
 		re, err := includeList(include)
 		if err != nil {
