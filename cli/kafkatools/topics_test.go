@@ -40,6 +40,13 @@ func TestTopicsCreateDescribeListDelete(t *testing.T) {
 		require.Regexp(t, regexp.MustCompile(`^\tTopic: orders\tPartition: `+string(rune('0'+i))+`\tLeader: \d+\tReplicas: \d+,\d+\tIsr: \d+,\d+$`), l)
 	}
 
+	id := regexp.MustCompile(`TopicId: (\S+)`).FindStringSubmatch(lines[0])[1]
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic-id", id)
+	require.Equal(t, 0, r.code, r.out)
+	require.Equal(t, strings.Join(lines, "\n")+"\n", r.out, "the same topic by its id")
+	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic-id", "AAAAAAAAAAAAAAAAAAAAAA")
+	require.Equal(t, "Error while executing topic command : TopicId 'AAAAAAAAAAAAAAAAAAAAAA' does not exist as expected\n", r.out)
+
 	// --topic is a regular expression for describe.
 	r = runTool(t, "", "topics", "--bootstrap-server", bs, "--describe", "--topic", "pay.*")
 	require.Equal(t, 0, r.code, r.out)
