@@ -236,7 +236,19 @@ func coordDiffSession(t *testing.T, addr string, r *rand.Rand, mutate int) strin
 			fmt.Fprintf(&b, "< xid=%d zxid=%#x exists\n", h.Xid, h.Zxid)
 			continue
 		}
-		fmt.Fprintf(&b, "< xid=%d zxid=%#x err=%d len=%d\n", h.Xid, h.Zxid, h.Err, len(frame))
+		fmt.Fprintf(&b, "< xid=%d zxid=%#x err=%d len=%d", h.Xid, h.Zxid, h.Err, len(frame))
+		if h.Err == jute.OK {
+			// The parts of a reply that carry no time: a created node's
+			// name, a node's data.
+			d := jute.NewDecoder(frame[16:])
+			switch ops[h.Xid] {
+			case jute.OpCreate, jute.OpCreate2:
+				fmt.Fprintf(&b, " path=%q", d.String())
+			case jute.OpGetData:
+				fmt.Fprintf(&b, " data=%q", d.Buffer())
+			}
+		}
+		b.WriteString("\n")
 		if h.Xid == -2 {
 			break
 		}

@@ -289,6 +289,16 @@ func coordKillRun(t *testing.T, extra string, kills int) {
 			case kills - 1:
 				load.halt() // no write in flight may land between the cut and the check
 				file := coordNewestLog(t, dataDir)
+				if starts, _ := coordLogRecords(t, file); len(starts) == 0 {
+					// The kill came just after a log roll: give the newest
+					// log a record to cut.
+					p = coordStart(t, cfg, port)
+					c := coordConnect(t, p.addr, 10*time.Second)
+					_, err := c.Create("/kill/extra", []byte("extra"), 0, zk.WorldACL(zk.PermAll))
+					require.NoError(t, err)
+					p.kill9()
+					file = coordNewestLog(t, dataDir)
+				}
 				rec := coordCutLastRecord(t, file)
 				load.mu.Lock()
 				for path := range load.paths {
