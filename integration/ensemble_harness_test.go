@@ -92,13 +92,22 @@ func newEnsemble(t *testing.T) *ensemble {
 		}
 	}
 	root := t.TempDir()
+	// The servers' ports stay held until the proxies have their own, so no
+	// proxy can be given a port a server is about to bind.
+	var held []net.Listener
+	hold := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		held = append(held, l)
+		return l.Addr().(*net.TCPAddr).Port
+	}
 	for i := 0; i < size; i++ {
 		n := &ensembleNode{
 			id:           i + 1,
 			dir:          filepath.Join(root, fmt.Sprintf("s%d", i+1)),
-			clientPort:   keeperFreePort(t),
-			quorumPort:   keeperFreePort(t),
-			electionPort: keeperFreePort(t),
+			clientPort:   hold(),
+			quorumPort:   hold(),
+			electionPort: hold(),
 		}
 		n.dataDir = filepath.Join(n.dir, "data")
 		n.cfgPath = filepath.Join(n.dir, "zoo.cfg")
@@ -121,6 +130,9 @@ func newEnsemble(t *testing.T) *ensemble {
 				e.proxies[i][j][k] = p
 			}
 		}
+	}
+	for _, l := range held {
+		require.NoError(t, l.Close())
 	}
 	for i, n := range e.nodes {
 		var b strings.Builder
