@@ -69,7 +69,10 @@ func coordDiffRun(t *testing.T, mutate int) {
 	}
 	t.Logf("seed %d, %d sessions, mutate 1 in %d (replay with KZOO_DIFF_SEED=%d)", seed, sessions, mutate, seed)
 	sum := sha1.Sum([]byte("super:fz"))
-	super := "SERVER_JVMFLAGS=-Dzookeeper.DigestAuthenticationProvider.superDigest=super:" + base64.StdEncoding.EncodeToString(sum[:])
+	// Both servers with TTL nodes enabled; neither reaps a container or an
+	// expired TTL node within a run (both look every 60 s).
+	super := "SERVER_JVMFLAGS=-Dzookeeper.DigestAuthenticationProvider.superDigest=super:" + base64.StdEncoding.EncodeToString(sum[:]) +
+		" -Dzookeeper.extendedTypesEnabled=true"
 
 	run := func(addr string) ([]string, map[string]coordNode) {
 		reader := coordConnect(t, addr, 30*time.Second)
@@ -165,6 +168,7 @@ func coordDiffSession(t *testing.T, addr string, r *rand.Rand, mutate int) strin
 	// TestCoordinatorAuthAfterQueuedRead), and no node is made unreadable
 	// (see TestCoordinatorWatchUnreadable).
 	templates := coordTemplates(r, true, jute.OpAddWatch, jute.OpAuth, jute.OpCheck)
+	templates = append(templates, coordExtendedTemplates(r)...)
 	var out []byte
 	if r.IntN(3) == 0 {
 		b.WriteString("> auth\n")
@@ -353,6 +357,21 @@ func TestCoordinatorAuthAfterQueuedRead(t *testing.T) {
 	require.Equal(t, jute.ErrNoAuth, check(coordFreshKzoo(t)), "kzoo")
 	if _, err := os.Stat("/usr/share/zookeeper/bin/zkServer.sh"); err == nil {
 		require.Equal(t, jute.ErrNoAuth, check(apacheZKStart(t).addr), "Apache ZooKeeper")
+	}
+}
+
+// coordExtendedTemplates are requests for containers and TTL nodes, with
+// valid and invalid TTLs. (createTTL with a mode that is not a TTL one is
+// left out: ZooKeeper 3.8.0 fails on it and drops the connection, kzoo
+// answers BadArguments.)
+func coordExtendedTemplates(r *rand.Rand) []jute.Record {
+	p := fmt.Sprintf("/fz/n%d", r.IntN(6))
+	ttls := []int64{1, 100000, 0, -1, 1 << 40, 1<<40 - 1}
+	return []jute.Record{
+		coordRecords{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: jute.OpCreateContainer},
+			&jute.CreateRequest{Path: p, Data: []byte("c"), ACL: jute.WorldAnyone, Flags: []int32{4, 0, 1}[r.IntN(3)]}},
+		coordRecords{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: jute.OpCreateTTL},
+			&jute.CreateTTLRequest{Path: p, Data: []byte("t"), ACL: jute.WorldAnyone, Flags: []int32{5, 6}[r.IntN(2)], TTL: ttls[r.IntN(len(ttls))]}},
 	}
 }
 
