@@ -9,6 +9,7 @@ import (
 	"kzoo/cli/brokercmd"
 	"kzoo/cli/kafkatools"
 	"kzoo/cli/keeper"
+	"kzoo/cli/storagetool"
 	"kzoo/cli/zkbench"
 	"kzoo/cli/zkshell"
 )
@@ -32,5 +33,6 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, zkbench.Command())
 	cmds = append(cmds, brokercmd.Commands()...)
 	cmds = append(cmds, kafkatools.Commands()...)
+	cmds = append(cmds, storagetool.Commands()...)
 	return cmds
 }

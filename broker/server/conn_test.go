@@ -16,6 +16,7 @@ import (
 
 	"kzoo/broker/api"
 	"kzoo/broker/config"
+	"kzoo/broker/meta"
 	"kzoo/broker/storage"
 )
 
@@ -244,7 +245,7 @@ func FuzzBrokerMetaProperties(f *testing.F) {
 	f.Add([]byte("#\n#Tue Nov 24 06:41:15 UTC 2026\ncluster.id=abc\nversion=0\nbroker.id=1\n"))
 	f.Add([]byte("broker.id=\n=x\n#c"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m := parseMeta(b)
+		m := meta.Parse(b)
 		for k := range m {
 			require.NotContains(t, k, "\n")
 		}

@@ -20,6 +20,7 @@ import (
 	"kzoo/broker/api"
 	"kzoo/broker/config"
 	"kzoo/broker/controller"
+	"kzoo/broker/meta"
 	"kzoo/broker/storage"
 	"kzoo/broker/zkstate"
 )
@@ -192,36 +193,9 @@ func (s *Server) lockLogDirs() error {
 	return nil
 }
 
-// readMeta parses meta.properties of dir (nil when absent).
-func readMeta(dir string) (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "meta.properties"))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return parseMeta(b), nil
-}
-
-// parseMeta reads meta.properties' key=value lines ('#' comments).
-func parseMeta(b []byte) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	return m
-}
-
 func (s *Server) checkMeta() error {
 	for _, d := range s.cfg.LogDirs {
-		m, err := readMeta(d)
+		m, err := meta.Read(d)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", filepath.Join(d, "meta.properties"), err)
 		}
@@ -245,7 +219,7 @@ func (s *Server) checkMeta() error {
 func (s *Server) writeMeta() error {
 	for _, d := range s.cfg.LogDirs {
 		p := filepath.Join(d, "meta.properties")
-		m, err := readMeta(d)
+		m, err := meta.Read(d)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", p, err)
 		}
@@ -255,13 +229,9 @@ func (s *Server) writeMeta() error {
 		if m != nil {
 			continue
 		}
-		text := fmt.Sprintf("#\n#%s\ncluster.id=%s\nversion=0\nbroker.id=%d\n", s.o.Now().UTC().Format("Mon Jan 02 15:04:05 MST 2006"), s.clusterID, s.cfg.BrokerID)
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", tmp, err)
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			return fmt.Errorf("writing %s: %w", p, err)
+		if err := meta.Write(d, s.o.Now(), [2]string{"cluster.id", s.clusterID}, [2]string{"version", "0"},
+			[2]string{"broker.id", strconv.Itoa(int(s.cfg.BrokerID))}); err != nil {
+			return err
 		}
 	}
 	return nil
