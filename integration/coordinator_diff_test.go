@@ -361,6 +361,47 @@ func TestCoordinatorAuthAfterQueuedRead(t *testing.T) {
 	require.Equal(t, jute.ErrNoAuth, got, "kzoo")
 }
 
+// coordExtendedTemplates are requests for containers and TTL nodes, with
+// valid and invalid TTLs. (createTTL with a mode that is not a TTL one is
+// left out: ZooKeeper 3.8.0 fails on it and drops the connection, kzoo
+// answers BadArguments.)
+func coordExtendedTemplates(r *rand.Rand) []jute.Record {
+	p := fmt.Sprintf("/fz/n%d", r.IntN(6))
+	ttls := []int64{1, 100000, 0, -1, 1 << 40, 1<<40 - 1}
+	return []jute.Record{
+		coordRecords{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: jute.OpCreateContainer},
+			&jute.CreateRequest{Path: p, Data: []byte("c"), ACL: jute.WorldAnyone, Flags: []int32{4, 0, 1}[r.IntN(3)]}},
+		coordRecords{&jute.RequestHeader{Xid: int32(r.IntN(1000)), Type: jute.OpCreateTTL},
+			&jute.CreateTTLRequest{Path: p, Data: []byte("t"), ACL: jute.WorldAnyone, Flags: []int32{5, 6}[r.IntN(2)], TTL: ttls[r.IntN(len(ttls))]}},
+	}
+}
+
+// coordWatcherRound sends reqs and a ping on the watcher's connection and
+// returns what came back before the ping's answer.
+func coordWatcherRound(t *testing.T, c net.Conn, reqs []byte) string {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err := c.Write(append(reqs, jute.FrameRecords(&jute.RequestHeader{Xid: -2, Type: jute.OpPing})...))
+	require.NoError(t, err)
+	var b strings.Builder
+	for {
+		frame, err := jute.ReadFrame(c, 1<<24, nil)
+		require.NoError(t, err, "the watcher's connection")
+		var h jute.ReplyHeader
+		require.NoError(t, jute.Unmarshal(frame, &h).Err)
+		switch h.Xid {
+		case -2:
+			return b.String()
+		case -1:
+			var ev jute.WatcherEvent
+			require.NoError(t, jute.Unmarshal(frame[16:], &ev).Err)
+			fmt.Fprintf(&b, "watcher < notification type=%d path=%s\n", ev.Type, ev.Path)
+		default:
+			fmt.Fprintf(&b, "watcher < xid=%d zxid=%#x err=%d len=%d\n", h.Xid, h.Zxid, h.Err, len(frame))
+		}
+	}
+}
+
 // coordPipeline sends requests in one write, then a ping, and returns the
 // replies and notifications up to the ping's answer, one per line.
 func coordPipeline(t *testing.T, addr string, reqs ...[]byte) []string {
