@@ -317,9 +317,13 @@ func coordKillRun(t *testing.T, extra string, kills int) {
 			tornReported = true
 			t.Logf("recovery after the torn frame: %s", coordLines(p.log.String(), "torn tail"))
 		case "cut":
-			require.Contains(t, p.log.String(), "torn tail", "the truncation of the cut record is reported")
+			// A log whose only record was cut is removed instead, and that
+			// is reported too.
+			log := p.log.String()
+			require.True(t, strings.Contains(log, "torn tail") || strings.Contains(log, "no valid record"),
+				"the truncation of the cut record is reported; log:\n%s", log)
 			cutReported = true
-			t.Logf("recovery after the cut record: %s", coordLines(p.log.String(), "torn tail"))
+			t.Logf("recovery after the cut record: %s%s", coordLines(log, "torn tail"), coordLines(log, "no valid record"))
 		}
 	}
 	load.halt()
