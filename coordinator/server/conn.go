@@ -20,12 +20,13 @@ import (
 // writeLoop sends whatever replies and notifications have gathered in out,
 // one write call per batch.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	ip     string
-	remote string // "/ip:port", as ZooKeeper prints a socket address
-	br     *bufio.Reader
-	buf    []byte // readLoop's frame buffer
+	execAuth []jute.ID // set by execRead for a deferred read; Lock should be held
+	s        *Server
+	nc       net.Conn
+	ip       string
+	remote   string // "/ip:port", as ZooKeeper prints a socket address
+	br       *bufio.Reader
+	buf      []byte // readLoop's frame buffer
 	// draining is readLoop's: it stopped reading because a reply that
 	// closes the connection is queued; the writer closes after sending it.
 	draining bool
@@ -76,7 +77,8 @@ type item struct {
 	pipeline bool
 	body     []byte // a deferred read's request body (a copy)
 	start    time.Time
-	canned   bool // answer is (code, close) below, computed on arrival
+	auth     []jute.ID // a deferred read's identities when it arrived
+	canned   bool      // answer is (code, close) below, computed on arrival
 	code     jute.Code
 	close    bool
 }
@@ -103,6 +105,15 @@ func newConn(s *Server, nc net.Conn, ip string) *conn {
 func (c *conn) session() int64 { return c.sid.Load() }
 
 func (c *conn) authIDs() []jute.ID { return *c.auth.Load() }
+
+// readAuth is the identities the read being executed checks ACLs with:
+// those its session had when the read arrived. Lock should be held.
+func (c *conn) readAuth() []jute.ID {
+	if c.execAuth != nil {
+		return c.execAuth
+	}
+	return c.authIDs()
+}
 
 func (c *conn) setAuthIDs(ids []jute.ID) { c.auth.Store(&ids) }
 
@@ -447,12 +458,10 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	switch h.Type {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete,
-		jute.OpSetData, jute.OpSetACL, jute.OpMulti, jute.OpDeleteContainer, jute.OpCloseSession:
-		if err := checkWriteBody(h.Type, body); err != nil {
-			it.canned, it.code = true, jute.ErrMarshallingError
-			c.read(it, nil)
-			return true
-		}
+		jute.OpSetData, jute.OpSetACL, jute.OpMulti, jute.OpDeleteContainer, jute.OpCloseSession, jute.OpCheck:
+		// A body that does not decode still goes through the log: the tree
+		// answers MarshallingError and the write spends its zxid, as
+		// ZooKeeper's error transaction does.
 		if h.Type == jute.OpCloseSession {
 			s.tracker.setClosing(sid)
 		}
@@ -496,31 +505,6 @@ func (c *conn) handle(frame []byte) bool {
 	return false
 }
 
-// checkWriteBody decodes a write's record so that the log only ever holds
-// entries that decode.
-func checkWriteBody(op jute.Op, body []byte) error {
-	var r jute.Record
-	switch op {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:
-		r = &jute.CreateRequest{}
-	case jute.OpCreateTTL:
-		r = &jute.CreateTTLRequest{}
-	case jute.OpDelete:
-		r = &jute.DeleteRequest{}
-	case jute.OpSetData:
-		r = &jute.SetDataRequest{}
-	case jute.OpSetACL:
-		r = &jute.SetACLRequest{}
-	case jute.OpMulti:
-		r = &jute.MultiRequest{}
-	case jute.OpDeleteContainer:
-		r = &jute.PathRequest{}
-	default:
-		return nil
-	}
-	return jute.Unmarshal(body, r).Err
-}
-
 // read answers a non-pipeline request now, or queues it behind this
 // connection's pending writes so that replies keep request order.
 func (c *conn) read(it *item, body []byte) {
@@ -542,6 +526,8 @@ func (c *conn) read(it *item, body []byte) {
 		if body != nil {
 			it.body = append([]byte(nil), body...)
 		}
+		// An auth packet behind this read must not count for it.
+		it.auth = c.authIDs()
 		c.queue = append(c.queue, it)
 		c.mu.Unlock()
 		return

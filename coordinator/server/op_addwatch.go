@@ -25,5 +25,7 @@ func (s *Server) opAddWatch(c *conn, op jute.Op, body []byte) (jute.Code, jute.R
 	default:
 		return jute.ErrMarshallingError, nil
 	}
-	return jute.OK, nil
+	// FinalRequestProcessor answers addWatch with ErrorResponse(0): four
+	// bytes a Java client reads and fails without.
+	return jute.OK, &jute.ErrorResponse{Err: jute.OK}
 }

@@ -8,7 +8,7 @@ import "kzoo/coordinator/jute"
 
 func (s *Server) opGetAllChildrenNumber(c *conn, op jute.Op, body []byte) (jute.Code, jute.Record) {
 	t := s.tree
-	auth := c.authIDs()
+	auth := c.readAuth()
 	var req jute.PathRequest
 	if jute.Unmarshal(body, &req).Err != nil {
 		return jute.ErrMarshallingError, nil

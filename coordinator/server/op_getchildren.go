@@ -9,7 +9,7 @@ import "kzoo/coordinator/jute"
 
 func (s *Server) opGetChildren(c *conn, op jute.Op, body []byte) (jute.Code, jute.Record) {
 	t := s.tree
-	auth := c.authIDs()
+	auth := c.readAuth()
 	var req jute.PathWatchRequest
 	if jute.Unmarshal(body, &req).Err != nil {
 		return jute.ErrMarshallingError, nil

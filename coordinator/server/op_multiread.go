@@ -10,7 +10,7 @@ import "kzoo/coordinator/jute"
 
 func (s *Server) opMultiRead(c *conn, op jute.Op, body []byte) (jute.Code, jute.Record) {
 	t := s.tree
-	auth := c.authIDs()
+	auth := c.readAuth()
 	var req jute.MultiRequest
 	if jute.Unmarshal(body, &req).Err != nil {
 		return jute.ErrMarshallingError, nil

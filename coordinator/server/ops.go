@@ -23,8 +23,11 @@ import (
 func (s *Server) execRead(c *conn, it *item, body []byte) {
 	zxid := s.tree.LastZxid()
 	if it.canned {
-		if it.op == jute.OpAuth {
+		switch {
+		case it.op == jute.OpAuth:
 			zxid = 0
+		case it.code == jute.ErrUnimplemented:
+			zxid = -1 // UnimplementedRequestProcessor answers with the request's zxid, -1
 		}
 		c.appendReply(it.xid, zxid, it.code, nil)
 		if it.close {
@@ -35,7 +38,9 @@ func (s *Server) execRead(c *conn, it *item, body []byte) {
 		}
 		return
 	}
+	c.execAuth = it.auth
 	code, rec := s.runRead(c, it.op, body)
+	c.execAuth = nil
 	c.appendReply(it.xid, zxid, code, rec)
 	c.noteReply(it, zxid)
 }

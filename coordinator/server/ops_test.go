@@ -106,12 +106,14 @@ func TestOpsUnknownOpClosesConnection(t *testing.T) {
 	require.Equal(t, jute.ErrUnimplemented, code)
 	r.closed()
 
-	// check outside a multi is not a valid request for ZooKeeper either.
+	// check outside a multi runs as a write, as Apache ZooKeeper 3.8 does.
 	r = dialRaw(t, s)
 	r.session(2000)
-	code, _ = r.call(jute.OpCheck, &jute.CheckVersionRequest{Path: "/", Version: -1}, nil)
-	require.Equal(t, jute.ErrUnimplemented, code)
-	r.closed()
+	var st jute.StatResponse
+	code, _ = r.call(jute.OpCheck, &jute.CheckVersionRequest{Path: "/", Version: -1}, &st)
+	require.Equal(t, jute.OK, code)
+	code, _ = r.call(jute.OpCheck, &jute.CheckVersionRequest{Path: "/nope", Version: -1}, nil)
+	require.Equal(t, jute.ErrNoNode, code)
 }
 
 func TestOpsMultiAtomic(t *testing.T) {
