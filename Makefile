@@ -9,7 +9,7 @@ SIM_SEEDS ?= 2000
 # Packages that must stay pure state machines: no net, os or time imports.
 PURE      := coordinator/tree coordinator/zab broker/controller
 
-.PHONY: all help build test verify integ sim bench dist run clean
+.PHONY: all help build test verify integ sim bench bench-go dist run clean
 
 all: build
 
@@ -19,7 +19,8 @@ help:
 	@echo "make verify  - gofmt, go vet, go mod tidy check, pure-core import check"
 	@echo "make integ   - black-box tests of the real binary (-tags integration)"
 	@echo "make sim     - deterministic simulations over SIM_SEEDS=$(SIM_SEEDS) seeds"
-	@echo "make bench   - benchmarks"
+	@echo "make bench   - kzoo side by side with Apache ZooKeeper and franz-go's kfake, as ratios"
+	@echo "make bench-go - the Go micro-benchmarks"
 	@echo "make dist    - $(DIST)/{bin,config,conf,logs}"
 	@echo "make run     - a local cluster under ./run/, stopped with Ctrl-C"
 	@echo "make clean   - remove bin/, dist/ and run/"
@@ -46,7 +47,16 @@ integ:
 sim:
 	SIM_SEEDS=$(SIM_SEEDS) ZAB_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 60m -run 'Simulation' ./coordinator/... ./broker/...
 
-bench:
+# bench: the side-by-side comparisons, each against its reference system in
+# the same run (Apache ZooKeeper 3.8 from Debian's zookeeper package when it
+# is installed; franz-go's kfake for the broker), printing kzoo/reference
+# ratios. bench-go: the Go micro-benchmarks of every package.
+bench: build
+	KZOO=$(CURDIR)/$(BIN) bash bench/zk-compare.sh
+	KZOO=$(CURDIR)/$(BIN) bash bench/zk-compare.sh --ensemble
+	KZOO=$(CURDIR)/$(BIN) bash bench/kafka/run.sh
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 dist: build
