@@ -452,6 +452,16 @@ func (e *ensemble) readyOnce() error {
 				return err
 			}
 		}
+		// A leader's proposals go out before its own fsync, as ZooKeeper's
+		// leader logs and sends in parallel: it counts its own
+		// acknowledgement only once durable (at Advance), so nothing
+		// commits on a copy it may lose. Only each destination's leading
+		// run of proposals goes early, so no message overtakes another to
+		// the same peer.
+		rest := rd.Messages
+		if e.peer.Established() && len(rd.Entries) > 0 {
+			rest = e.sendProposalsEarly(rd.Messages)
+		}
 		if len(rd.Entries) > 0 {
 			recs := e.recs[:0]
 			for _, en := range rd.Entries {
@@ -476,7 +486,7 @@ func (e *ensemble) readyOnce() error {
 				}
 			}
 		}
-		for _, m := range rd.Messages {
+		for _, m := range rest {
 			e.tr.Send(m)
 		}
 		if len(rd.Committed) > 0 {
@@ -489,6 +499,22 @@ func (e *ensemble) readyOnce() error {
 		e.peer.Advance(rd)
 	}
 	return nil
+}
+
+// sendProposalsEarly sends, per destination, the proposals that come before
+// any other message to it, and returns the rest in their order.
+func (e *ensemble) sendProposalsEarly(ms []zab.Message) []zab.Message {
+	held := map[int64]bool{}
+	rest := ms[:0:0]
+	for _, m := range ms {
+		if m.Type == zab.MsgProposal && !held[m.To] {
+			e.tr.Send(m)
+			continue
+		}
+		held[m.To] = true
+		rest = append(rest, m)
+	}
+	return rest
 }
 
 // afterStep publishes the role and reacts to leadership changes.

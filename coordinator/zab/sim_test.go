@@ -43,20 +43,21 @@ type simNode struct {
 type simLink struct{ q []Message }
 
 type sim struct {
-	t       *testing.T
-	seed    uint64
-	rng     *rand.Rand
-	ids     []int64
-	nodes   map[int64]*simNode
-	links   map[[2]int64]*simLink
-	cut     map[[2]int64]bool
-	leaders map[uint32]int64
-	checked map[uint32]bool
-	history []int64
-	data    map[int64]string
-	next    int
-	step    int
-	trace   []string
+	t        *testing.T
+	seed     uint64
+	rng      *rand.Rand
+	ids      []int64
+	nodes    map[int64]*simNode
+	links    map[[2]int64]*simLink
+	cut      map[[2]int64]bool
+	leaders  map[uint32]int64
+	checked  map[uint32]bool
+	history  []int64
+	data     map[int64]string
+	next     int
+	step     int
+	trace    []string
+	settling bool // no more faults: the ensemble must now make progress
 }
 
 func encodeList(l []int64) []byte {
@@ -174,6 +175,17 @@ func (s *sim) process(n *simNode) {
 			}
 			n.hs = *rd.HardState
 		}
+		if !s.settling && n.peer.Established() && len(rd.Entries) > 0 && s.rng.IntN(40) == 0 {
+			// The driver may send a leader's proposals before its own fsync
+			// (coordinator/server does): model a crash in between.
+			for _, m := range rd.Messages {
+				if m.Type == MsgProposal {
+					s.enqueue(m)
+				}
+			}
+			s.crash(n)
+			return
+		}
 		if rd.Snapshot != nil {
 			n.snap = *rd.Snapshot
 			n.snapList = decodeList(n.snap.Data)
@@ -196,16 +208,7 @@ func (s *sim) process(n *simNode) {
 			n.log = append(n.log, e)
 		}
 		for _, m := range rd.Messages {
-			to := s.nodes[m.To]
-			if to == nil || !to.up || s.cut[key(m.From, m.To)] {
-				continue
-			}
-			l := s.links[[2]int64{m.From, m.To}]
-			if l == nil {
-				l = &simLink{}
-				s.links[[2]int64{m.From, m.To}] = l
-			}
-			l.q = append(l.q, m)
+			s.enqueue(m)
 		}
 		for _, e := range rd.Committed {
 			if len(n.applied) > 0 && e.Zxid <= n.applied[len(n.applied)-1] {
@@ -225,6 +228,19 @@ func (s *sim) process(n *simNode) {
 		s.logf("node %d -> %v leader %d round %d vote %+v", n.id, n.role, n.leader, n.peer.round, n.peer.vote)
 	}
 	s.checkLeader(n)
+}
+
+func (s *sim) enqueue(m Message) {
+	to := s.nodes[m.To]
+	if to == nil || !to.up || s.cut[key(m.From, m.To)] {
+		return
+	}
+	l := s.links[[2]int64{m.From, m.To}]
+	if l == nil {
+		l = &simLink{}
+		s.links[[2]int64{m.From, m.To}] = l
+	}
+	l.q = append(l.q, m)
 }
 
 func (s *sim) checkApplied(n *simNode) {
@@ -426,6 +442,7 @@ func (s *sim) tickOne() {
 // elects a leader and commits a write everywhere within a bounded number of
 // steps.
 func (s *sim) settle() {
+	s.settling = true
 	s.heal()
 	for _, id := range s.ids {
 		if n := s.nodes[id]; !n.up {
