@@ -461,10 +461,5 @@ func TestCoordinatorWatchUnreadable(t *testing.T) {
 		require.Equal(t, want, coordPipeline(t, apacheZKStart(t).addr, reqs...), "Apache ZooKeeper")
 	}
 	got := coordPipeline(t, coordFreshKzoo(t), reqs...)
-	if os.Getenv("KZOO_KNOWN_BUGS") == "" && len(got) > 1 && got[1] == "notification 1 /q" {
-		t.Skip("known bug: coordinator/server watch delivery sends NodeCreated for /q to a session without READ " +
-			"on /q (its ACL is world:anyone with no permissions); ZooKeeper 3.8 drops events on nodes the watcher " +
-			"may not read. Run with KZOO_KNOWN_BUGS=1")
-	}
 	require.Equal(t, want, got)
 }

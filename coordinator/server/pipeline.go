@@ -223,7 +223,16 @@ func (s *Server) applyOne(pr *proposal, notes []notice) []notice {
 	e := pr.entry
 	res := s.tree.Apply(e)
 	for _, ev := range res.Events {
+		start := len(notes)
 		notes = s.watches.fire(ev.Type, ev.Path, notes)
+		// ZooKeeper 3.8 tells a watcher only about nodes it may read.
+		kept := notes[:start]
+		for _, n := range notes[start:] {
+			if tree.CanRead(ev.ACL, n.c.authIDs()) {
+				kept = append(kept, n)
+			}
+		}
+		notes = kept
 	}
 	// Notifications go out before the reply that reflects their change.
 	for _, n := range notes {

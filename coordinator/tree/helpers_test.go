@@ -111,3 +111,12 @@ func acl(perms int32, scheme, id string) jute.ACL {
 }
 
 func ev(typ int32, path string) Event { return Event{Type: typ, Path: path} }
+
+// bare drops what events carry besides type and path, for comparisons.
+func bare(es []Event) []Event {
+	out := make([]Event, len(es))
+	for i, e := range es {
+		out[i] = Event{Type: e.Type, Path: e.Path}
+	}
+	return out
+}

@@ -15,7 +15,7 @@ func TestTreeCreateStatAndEvents(t *testing.T) {
 	r := h.create(7, nil, "/a", nil, jute.WorldAnyone, jute.ModePersistent)
 	require.Equal(t, jute.OK, r.Err)
 	require.Equal(t, "/a", r.Path)
-	require.Equal(t, []Event{ev(jute.EventNodeCreated, "/a"), ev(jute.EventNodeChildrenChanged, "/")}, r.Events)
+	require.Equal(t, []Event{ev(jute.EventNodeCreated, "/a"), ev(jute.EventNodeChildrenChanged, "/")}, bare(r.Events))
 	zA, tA := h.zxid, h.now
 	want := jute.Stat{Czxid: zA, Mzxid: zA, Pzxid: zA, Ctime: tA, Mtime: tA}
 	require.Equal(t, &jute.Create2Response{Path: "/a", Stat: want}, r.Resp)

@@ -41,7 +41,7 @@ func TestTreeMultiCommits(t *testing.T) {
 		ev(jute.EventNodeCreated, "/m/s-0000000000"), ev(jute.EventNodeChildrenChanged, "/m"),
 		ev(jute.EventNodeDataChanged, "/m"),
 		ev(jute.EventNodeDeleted, "/old"), ev(jute.EventNodeChildrenChanged, "/"),
-	}, r.Events)
+	}, bare(r.Events))
 	st := h.stat("/m")
 	require.Equal(t, z, st.Czxid, "every op of a multi shares its zxid")
 	require.Equal(t, z, st.Mzxid)

@@ -57,7 +57,7 @@ func TestTreeDelete(t *testing.T) {
 				require.Equal(t, before, h.state())
 				return
 			}
-			require.Equal(t, []Event{ev(jute.EventNodeDeleted, c.path), ev(jute.EventNodeChildrenChanged, "/")}, r.Events)
+			require.Equal(t, []Event{ev(jute.EventNodeDeleted, c.path), ev(jute.EventNodeChildrenChanged, "/")}, bare(r.Events))
 			_, code := h.tr.Exists(c.path)
 			require.Equal(t, jute.ErrNoNode, code)
 			root := h.stat("/")
@@ -77,7 +77,7 @@ func TestTreeSetData(t *testing.T) {
 
 	r := h.set(1, nil, "/s", []byte("hello"), 0)
 	require.Equal(t, jute.OK, r.Err)
-	require.Equal(t, []Event{ev(jute.EventNodeDataChanged, "/s")}, r.Events)
+	require.Equal(t, []Event{ev(jute.EventNodeDataChanged, "/s")}, bare(r.Events))
 	st := r.Resp.(*jute.StatResponse).Stat
 	require.Equal(t, int32(1), st.Version)
 	require.Equal(t, h.zxid, st.Mzxid)
@@ -174,4 +174,20 @@ func TestTreeStatEvolution(t *testing.T) {
 		DataLength: 2, NumChildren: 0, Pzxid: z4,
 	}, h.stat("/p"))
 	require.NotEqual(t, z1, z4)
+}
+
+func TestTreeEventsCarryTheNodeACL(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.openSession(5, 1000)
+	secret := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: DigestID("u", "pw")}}}
+	owner := []jute.ID{{Scheme: "digest", ID: DigestID("u", "pw")}}
+	r := h.create(5, owner, "/s", nil, secret, jute.ModePersistent)
+	require.Equal(t, jute.OK, r.Err)
+	require.Equal(t, secret, r.Events[0].ACL, "NodeCreated carries the new node's ACL")
+	require.Equal(t, jute.WorldAnyone, r.Events[1].ACL, "NodeChildrenChanged carries the parent's")
+	require.False(t, CanRead(r.Events[0].ACL, nil))
+	require.True(t, CanRead(r.Events[0].ACL, owner))
+	r = h.apply(5, jute.OpDelete, owner, &jute.DeleteRequest{Path: "/s", Version: -1})
+	require.Equal(t, jute.OK, r.Err)
+	require.Equal(t, secret, r.Events[0].ACL, "NodeDeleted carries the deleted node's ACL")
 }

@@ -11,6 +11,16 @@ import (
 type Event struct {
 	Type int32 // jute.EventNodeCreated, EventNodeDeleted, EventNodeDataChanged, EventNodeChildrenChanged
 	Path string
+	// ACL is the ACL of Path's node when the change happened (the deleted
+	// node's, for NodeDeleted): ZooKeeper 3.8 notifies only watchers whose
+	// session may READ it (see CanRead).
+	ACL []jute.ACL
+}
+
+// CanRead reports whether a session with auth may READ a node with acl:
+// the check watch delivery makes.
+func CanRead(acl []jute.ACL, auth []jute.ID) bool {
+	return checkACL(acl, jute.PermRead, auth) == jute.OK
 }
 
 // Result is what applying one entry produced.
@@ -318,7 +328,11 @@ func (t *Tree) checkSession(id int64) jute.Code {
 }
 
 func (t *Tree) emit(typ int32, path string) {
-	t.events = append(t.events, Event{Type: typ, Path: path})
+	var acl []jute.ACL
+	if n := t.nodes[path]; n != nil {
+		acl = n.acl
+	}
+	t.events = append(t.events, Event{Type: typ, Path: path, ACL: acl})
 }
 
 func (t *Tree) onUndo(f func()) {
@@ -362,10 +376,10 @@ func (t *Tree) removeNode(path string, zxid int64) {
 		parent.stat.Pzxid = zxid
 	}
 	delete(parent.children, child)
+	t.emit(jute.EventNodeDeleted, path) // while the node's ACL can still be read
 	delete(t.nodes, path)
 	t.dataSize -= int64(len(path) + len(n.data))
 	t.unindex(path, n)
-	t.emit(jute.EventNodeDeleted, path)
 	t.emit(jute.EventNodeChildrenChanged, parentPath)
 	t.onUndo(func() {
 		t.index(path, n)
