@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -152,6 +153,10 @@ func (h *Handler) fetchPartition(r *kmsg.FetchRequest, t tp, fp kmsg.FetchReques
 		data, err = l.Read(fp.FetchOffset, maxBytes, limit, minOne)
 	} else if fp.FetchOffset < limit && minOne {
 		data, err = l.Read(fp.FetchOffset, 1, limit, true)
+	}
+	if errors.Is(err, kerr.OffsetOutOfRange) {
+		// Retention or DeleteRecords moved the log start since the check above.
+		return 0, kerr.OffsetOutOfRange
 	}
 	if err != nil {
 		h.o.Logf("fetch %s at %d: %v", t, fp.FetchOffset, err)
