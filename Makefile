@@ -29,8 +29,12 @@ build:
 	@mkdir -p bin
 	$(GO) build -o $(BIN) ./cli/kzoo
 
+# test: every package with -race, then the ensemble's black-box checks on
+# real processes: linearizability under kill -9 and partitions (porcupine),
+# and one leader / any one loss / no split.
 test:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) -run 'TestEnsembleLinearizableUnderFaults|TestEnsembleQuorumOneLeaderAnyOneLossNoSplit|TestEnsembleModel' ./integration/
 
 verify:
 	@out="$$(gofmt -l .)"; \
