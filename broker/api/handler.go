@@ -117,6 +117,7 @@ type Handler struct {
 	pidNext  int64 // next producer id of the claimed block
 	pidEnd   int64 // last producer id of the claimed block
 	ctrlMu   sync.Mutex
+	groups   *groupCoord
 }
 
 // New returns a Handler; Start its background loops with Run.
@@ -139,6 +140,7 @@ func New(o Options) *Handler {
 		h.o.Dial = net.Dial
 	}
 	h.rm = newReplicaManager(h)
+	h.groups = newGroupCoord(h)
 	h.fetchers = newFetchers(h)
 	return h
 }
@@ -182,11 +184,21 @@ var Versions = map[int16][2]int16{
 	5:  {0, 4},  // StopReplica
 	6:  {0, 8},  // UpdateMetadata
 	7:  {0, 3},  // ControlledShutdown
+	8:  {0, 8},  // OffsetCommit
+	9:  {0, 8},  // OffsetFetch
+	10: {0, 4},  // FindCoordinator
+	11: {0, 9},  // JoinGroup
+	12: {0, 4},  // Heartbeat
+	13: {0, 5},  // LeaveGroup
+	14: {0, 5},  // SyncGroup
+	15: {0, 5},  // DescribeGroups
+	16: {0, 4},  // ListGroups
 	18: {0, 3},  // ApiVersions
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
 	21: {0, 2},  // DeleteRecords
 	22: {0, 4},  // InitProducerId
+	42: {0, 2},  // DeleteGroups
 	23: {0, 4},  // OffsetForLeaderEpoch
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
@@ -196,6 +208,7 @@ var Versions = map[int16][2]int16{
 	44: {0, 1},  // IncrementalAlterConfigs
 	45: {0, 0},  // AlterPartitionReassignments
 	46: {0, 0},  // ListPartitionReassignments
+	47: {0, 0},  // OffsetDelete
 	56: {0, 3},  // AlterPartition
 	60: {0, 1},  // DescribeCluster
 }
@@ -268,6 +281,28 @@ func (h *Handler) Handle(ctx context.Context, hdr *Header, req kmsg.Request) (km
 		return h.handleListPartitionReassignments(r), nil
 	case *kmsg.AlterPartitionRequest:
 		return h.handleAlterPartition(r), nil
+	case *kmsg.OffsetCommitRequest:
+		return h.handleOffsetCommit(ctx, r), nil
+	case *kmsg.OffsetFetchRequest:
+		return h.handleOffsetFetch(r), nil
+	case *kmsg.FindCoordinatorRequest:
+		return h.handleFindCoordinator(ctx, hdr, r), nil
+	case *kmsg.JoinGroupRequest:
+		return h.handleJoinGroup(ctx, hdr, r), nil
+	case *kmsg.HeartbeatRequest:
+		return h.handleHeartbeat(r), nil
+	case *kmsg.LeaveGroupRequest:
+		return h.handleLeaveGroup(r), nil
+	case *kmsg.SyncGroupRequest:
+		return h.handleSyncGroup(ctx, r), nil
+	case *kmsg.DescribeGroupsRequest:
+		return h.handleDescribeGroups(r), nil
+	case *kmsg.ListGroupsRequest:
+		return h.handleListGroups(r), nil
+	case *kmsg.DeleteGroupsRequest:
+		return h.handleDeleteGroups(ctx, r), nil
+	case *kmsg.OffsetDeleteRequest:
+		return h.handleOffsetDelete(ctx, r), nil
 	case *kmsg.DescribeClusterRequest:
 		return h.handleDescribeCluster(hdr, r), nil
 	}

@@ -168,10 +168,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startController(); err != nil {
 		return err
 	}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.isrLoop()
 	go s.retentionLoop()
 	go s.configChangeLoop()
+	go s.groupLoop()
 	return nil
 }
 
@@ -329,6 +330,22 @@ func (s *Server) retentionLoop() {
 			return
 		case <-t.C:
 			s.h.EnforceRetention()
+		}
+	}
+}
+
+// groupLoop drives the group coordinator: session and join timeouts, and
+// loading or unloading __consumer_offsets partitions as leadership moves.
+func (s *Server) groupLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.h.GroupTick()
 		}
 	}
 }

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/broker/group"
+)
+
+// OffsetCommit: v0-8
+//
+// Behavior:
+// * Answered by the group's coordinator only (NOT_COORDINATOR,
+//   COORDINATOR_LOAD_IN_PROGRESS). Generation -1 with no member id commits
+//   for a group without members (a simple consumer); otherwise the member
+//   and generation must be current (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+//   REBALANCE_IN_PROGRESS while the group completes a rebalance).
+// * Commits are written to the group's __consumer_offsets partition as
+//   offset commit records (key v1, value v3), and the answer waits until
+//   they are replicated (acks=all); only then does OffsetFetch see them.
+// * Metadata over 4096 bytes (offset.metadata.max.bytes) is refused with
+//   OFFSET_METADATA_TOO_LARGE per partition.
+
+const offsetMetadataMaxBytes = 4096
+
+func (h *Handler) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+	codes := map[group.TopicPartition]int16{}
+	setAll := func(code int16) {
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				codes[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = code
+			}
+		}
+	}
+	answer := func() kmsg.Response {
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	if r.Group == "" {
+		setAll(kerr.InvalidGroupID.Code)
+		return answer()
+	}
+	gc := h.groups
+	gc.mu.Lock()
+	e := gc.check(r.Group)
+	if e == nil {
+		e = gc.c.CheckCommit(r.Group, r.MemberID, r.Generation)
+	}
+	part := gc.c.Partition(r.Group)
+	gc.mu.Unlock()
+	if e != nil {
+		setAll(e.Code)
+		return answer()
+	}
+	now := h.nowMs()
+	offsets := map[group.TopicPartition]group.OffsetValue{}
+	var kvs []group.KV
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			k := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			md := ""
+			if p.Metadata != nil {
+				md = *p.Metadata
+			}
+			if len(md) > offsetMetadataMaxBytes {
+				codes[k] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			v := group.OffsetValue{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: md, CommitMs: now}
+			if r.Version < 6 {
+				v.LeaderEpoch = -1
+			}
+			offsets[k] = v
+			key, val := group.OffsetRecord(r.Group, t.Topic, p.Partition, &v)
+			kvs = append(kvs, group.KV{Key: key, Value: val})
+		}
+	}
+	if len(kvs) == 0 {
+		return answer()
+	}
+	if e := gc.append(ctx, part, kvs); e != nil {
+		for k := range offsets {
+			codes[k] = e.Code
+		}
+		return answer()
+	}
+	gc.mu.Lock()
+	if gc.check(r.Group) == nil {
+		gc.c.Commit(now, r.Group, offsets)
+	}
+	gc.mu.Unlock()
+	return answer()
+}
