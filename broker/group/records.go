@@ -167,6 +167,9 @@ func DecodeBatches(data []byte, fn func(offset int64, r Record) error) (next int
 		if n < 61 || n > len(data) {
 			break // partial batch at the end of a read
 		}
+		if got, want := crc32.Checksum(data[21:n], castagnoli), binary.BigEndian.Uint32(data[17:]); got != want {
+			return next, fmt.Errorf("%w: batch at offset %d: crc %08x, want %08x", ErrBadRecord, int64(binary.BigEndian.Uint64(data)), got, want)
+		}
 		var b kmsg.RecordBatch
 		if err := b.ReadFrom(data[:n]); err != nil {
 			return next, fmt.Errorf("%w: batch at offset %d: %v", ErrBadRecord, int64(binary.BigEndian.Uint64(data)), err)
