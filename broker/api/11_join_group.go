@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -32,7 +34,7 @@ func (h *Handler) handleJoinGroup(ctx context.Context, hdr *Header, r *kmsg.Join
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 		return resp
 	}
-	jr := group.JoinRequest{Group: r.Group, MemberID: r.MemberID, InstanceID: r.InstanceID, ClientHost: "/" + hdr.ClientHost,
+	jr := group.JoinRequest{Group: r.Group, MemberID: r.MemberID, InstanceID: r.InstanceID, ClientHost: "/" + hostOnly(hdr.ClientHost),
 		SessionTimeoutMs: r.SessionTimeoutMillis, RebalanceTimeoutMs: r.RebalanceTimeoutMillis, ProtocolType: r.ProtocolType,
 		RequireKnownMemberID: r.Version >= 4}
 	if r.Version < 1 {
@@ -42,7 +44,7 @@ func (h *Handler) handleJoinGroup(ctx context.Context, hdr *Header, r *kmsg.Join
 		jr.ClientID = *hdr.ClientID
 	}
 	for _, p := range r.Protocols {
-		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: p.Metadata})
+		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)}) // the request buffer is reused
 	}
 	ch := make(chan group.JoinResult, 1)
 	gc := h.groups
@@ -76,4 +78,12 @@ func (h *Handler) handleJoinGroup(ctx context.Context, hdr *Header, r *kmsg.Join
 		resp.Members = append(resp.Members, rm)
 	}
 	return resp
+}
+
+// hostOnly drops the port: Kafka reports a member's host as "/ip".
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,7 +29,7 @@ func (h *Handler) handleSyncGroup(ctx context.Context, r *kmsg.SyncGroupRequest)
 	sr := group.SyncRequest{Group: r.Group, MemberID: r.MemberID, InstanceID: r.InstanceID, Generation: r.Generation,
 		ProtocolType: r.ProtocolType, Protocol: r.Protocol, Assignments: map[string][]byte{}}
 	for _, a := range r.GroupAssignment {
-		sr.Assignments[a.MemberID] = a.MemberAssignment
+		sr.Assignments[a.MemberID] = bytes.Clone(a.MemberAssignment) // the request buffer is reused
 	}
 	ch := make(chan group.SyncResult, 1)
 	gc := h.groups
