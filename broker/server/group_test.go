@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -150,6 +149,16 @@ func TestGroupConsumersRebalanceCommitAndReload(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "Stable", described[tc.group].State)
 			require.Len(t, described[tc.group].Members, 2)
+			assigned := 0
+			for _, m := range described[tc.group].Members {
+				ca, ok := m.Assigned.AsConsumer()
+				require.True(t, ok)
+				for _, tp := range ca.Topics {
+					require.Equal(t, "orders", tp.Topic)
+					assigned += len(tp.Partitions)
+				}
+			}
+			require.Equal(t, 6, assigned, "the described assignments cover every partition once")
 
 			cs[0].close()
 			cs[1].close()
@@ -190,5 +199,4 @@ func TestGroupConsumersRebalanceCommitAndReload(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, listed.Groups(), "eager")
 	require.Contains(t, listed.Groups(), "cooperative")
-	var _ = kadm.GroupMemberAssignment{}
 }
