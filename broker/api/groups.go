@@ -108,14 +108,28 @@ func (gc *groupCoord) append(ctx context.Context, p int32, kvs []group.KV) *kerr
 
 // check says whether this broker coordinates groupID now. Lock should be held.
 func (gc *groupCoord) check(groupID string) *kerr.Error {
-	l := gc.loads[gc.c.Partition(groupID)]
+	p := gc.c.Partition(groupID)
+	l := gc.loads[p]
 	switch {
+	case l == nil && gc.leads(p):
+		return kerr.CoordinatorLoadInProgress // leader already, the next tick loads it
 	case l == nil:
 		return kerr.NotCoordinator
 	case !l.loaded:
 		return kerr.CoordinatorLoadInProgress
 	}
 	return nil
+}
+
+// leads reports whether this broker leads offsets partition p.
+func (gc *groupCoord) leads(p int32) bool {
+	part := gc.h.rm.get(tp{group.Topic, p})
+	if part == nil {
+		return false
+	}
+	part.mu.Lock()
+	defer part.mu.Unlock()
+	return part.isLeader
 }
 
 // GroupTick expires group sessions and join phases, and loads or unloads
