@@ -257,9 +257,14 @@ func (c *Coordinator) Join(nowMs int64, r JoinRequest, cb func(JoinResult)) {
 		fail(kerr.InconsistentGroupProtocol)
 		return
 	}
+	if r.InstanceID != nil {
+		if done := c.joinStatic(nowMs, g, r, cb); done {
+			return
+		}
+	}
 	if r.MemberID == "" {
 		id := c.newMemberID(r.ClientID)
-		if r.RequireKnownMemberID {
+		if r.RequireKnownMemberID && r.InstanceID == nil { // static members skip MEMBER_ID_REQUIRED
 			g.pending[id] = nowMs + int64(r.SessionTimeoutMs)
 			cb(JoinResult{Err: kerr.MemberIDRequired, MemberID: id, Generation: -1})
 			return
@@ -298,6 +303,61 @@ func (c *Coordinator) Join(nowMs int64, r JoinRequest, cb func(JoinResult)) {
 	default:
 		fail(kerr.UnknownMemberID)
 	}
+}
+
+// joinStatic handles a join carrying group.instance.id (KIP-345) when the
+// instance is known: a join without a member id takes over the instance's
+// membership under a new id (the old id is fenced), without a rebalance
+// when the group is Stable, the protocols are unchanged and the instance
+// did not lead; a join with another member id is FENCED_INSTANCE_ID. It
+// reports whether it answered.
+func (c *Coordinator) joinStatic(nowMs int64, g *Group, r JoinRequest, cb func(JoinResult)) bool {
+	var old *Member
+	for _, m := range g.members {
+		if m.InstanceID != nil && *m.InstanceID == *r.InstanceID {
+			old = m
+		}
+	}
+	if old == nil {
+		return false
+	}
+	if r.MemberID != "" {
+		if r.MemberID != old.ID {
+			cb(JoinResult{Err: kerr.FencedInstanceID, MemberID: r.MemberID, Generation: -1})
+			return true
+		}
+		return false
+	}
+	id := c.newMemberID(r.ClientID)
+	delete(g.members, old.ID)
+	if old.joinCB != nil {
+		old.joinCB(JoinResult{Err: kerr.FencedInstanceID, MemberID: old.ID, Generation: -1})
+		old.joinCB = nil
+	}
+	if old.syncCB != nil {
+		old.syncCB(SyncResult{Err: kerr.FencedInstanceID})
+		old.syncCB = nil
+	}
+	wasLeader := g.Leader == old.ID
+	if wasLeader {
+		g.Leader = id
+	}
+	old.ID = id
+	g.members[id] = old
+	old.lastHeartbeatMs = nowMs
+	if g.State == Stable && !wasLeader && sameProtocols(old.Protocols, r.Protocols) {
+		old.ClientID, old.ClientHost = r.ClientID, r.ClientHost
+		old.SessionTimeoutMs, old.RebalanceTimeoutMs = r.SessionTimeoutMs, r.RebalanceTimeoutMs
+		cb(JoinResult{Generation: g.Generation, ProtocolType: g.ProtocolType, Protocol: g.Protocol, Leader: g.Leader, MemberID: id})
+		return true
+	}
+	c.updateMember(g, old, r, cb)
+	if g.State == PreparingRebalance {
+		c.tryCompleteJoin(nowMs, g)
+	} else {
+		c.prepareRebalance(nowMs, g)
+	}
+	return true
 }
 
 func sameProtocols(a, b []Protocol) bool {
