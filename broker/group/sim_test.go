@@ -40,6 +40,72 @@ type sim struct {
 	// per generation, the assignment its leader handed out
 	assignments map[int32]map[string]string
 	lastGen     int32
+	log         []KV                           // what reached __consumer_offsets, in order
+	acked       map[TopicPartition]OffsetValue // the last acknowledged commit of each partition
+	failovers   int
+}
+
+func (s *sim) newCoordinator() *Coordinator {
+	return New(Config{Partitions: 50, InitialRebalanceDelay: int64(s.seed%3) * 1000, MinSessionTimeoutMs: 6000, MaxSessionTimeoutMs: 1800000,
+		Rand: rand.New(rand.NewPCG(s.seed, uint64(s.failovers)))}, func(_ int32, kvs []KV, done func(*kerr.Error)) {
+		s.queue = append(s.queue, simPersist{kvs, done})
+	})
+}
+
+// commit has a client commit an offset the way broker/api does: validate,
+// persist, then apply and acknowledge.
+func (s *sim) commit(cl *simClient) {
+	gen, id := cl.gen, cl.id
+	if cl.phase != "stable" {
+		gen, id = -1, ""
+	}
+	if s.c.CheckCommit("g", id, gen) != nil {
+		return
+	}
+	tp := TopicPartition{Topic: "t", Partition: int32(s.rng.IntN(3))}
+	v := OffsetValue{Offset: int64(s.rng.IntN(1000)), LeaderEpoch: -1, CommitMs: s.now}
+	k, val := OffsetRecord("g", tp.Topic, tp.Partition, &v)
+	c := s.c
+	s.queue = append(s.queue, simPersist{[]KV{{k, val}}, func(e *kerr.Error) {
+		if e == nil {
+			c.Commit(s.now, "g", map[TopicPartition]OffsetValue{tp: v})
+			s.acked[tp] = v
+		}
+	}})
+}
+
+// failover moves coordination: the old coordinator fails what is in
+// flight and unloads; a new one replays the log.
+func (s *sim) failover() {
+	for len(s.queue) > 0 {
+		p := s.queue[0]
+		s.queue = s.queue[1:]
+		p.done(kerr.NotCoordinator)
+	}
+	s.c.Unload(s.c.Partition("g"))
+	s.failovers++
+	s.c = s.newCoordinator()
+	for _, kv := range s.log {
+		r, err := DecodeRecord(kv.Key, kv.Value)
+		if err != nil {
+			s.fail("log record: %v", err)
+		}
+		s.c.Replay(s.now, r)
+	}
+	for tp, v := range s.acked {
+		got, ok := s.c.Offset("g", tp)
+		if !ok || got != v {
+			s.fail("after failover %d, %v is %+v (present %v), acknowledged %+v", s.failovers, tp, got, ok, v)
+		}
+	}
+	// Generations count on from the last persisted one (Kafka stores a
+	// generation when its assignment is synced, so a later unsynced one is
+	// forgotten).
+	s.lastGen = 0
+	if g := s.c.Group("g"); g != nil {
+		s.lastGen = g.Generation
+	}
+	s.check()
 }
 
 func (s *sim) fail(format string, args ...any) {
@@ -135,11 +201,9 @@ func (s *sim) check() {
 }
 
 func runGroupSim(t *testing.T, seed uint64, steps int) {
-	s := &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9)), now: 1000, assignments: map[int32]map[string]string{}}
-	s.c = New(Config{Partitions: 50, InitialRebalanceDelay: int64(s.rng.IntN(3)) * 1000, MinSessionTimeoutMs: 6000, MaxSessionTimeoutMs: 1800000,
-		Rand: rand.New(rand.NewPCG(seed, 1))}, func(_ int32, kvs []KV, done func(*kerr.Error)) {
-		s.queue = append(s.queue, simPersist{kvs, done})
-	})
+	s := &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9)), now: 1000, assignments: map[int32]map[string]string{},
+		acked: map[TopicPartition]OffsetValue{}}
+	s.c = s.newCoordinator()
 	for i := range 2 + s.rng.IntN(4) {
 		s.clients = append(s.clients, &simClient{name: fmt.Sprintf("c%d", i), phase: "idle"})
 	}
@@ -171,6 +235,9 @@ func runGroupSim(t *testing.T, seed uint64, steps int) {
 					s.fail("persisted an undecodable record: %v", err)
 				}
 			}
+			if e == nil {
+				s.log = append(s.log, p.kvs...)
+			}
 			p.done(e)
 		case x < 65:
 			if cl.phase == "idle" {
@@ -197,6 +264,14 @@ func runGroupSim(t *testing.T, seed uint64, steps int) {
 			if cl.phase != "joining" && cl.phase != "syncing" {
 				cl.phase = "dead" // crashes: no more requests
 			}
+		case x < 99:
+			if cl.phase != "dead" {
+				s.commit(cl)
+			}
+		default:
+			if faults && s.rng.IntN(4) == 0 {
+				s.failover()
+			}
 		}
 		s.check()
 	}
@@ -205,6 +280,7 @@ func runGroupSim(t *testing.T, seed uint64, steps int) {
 		for len(s.queue) > 0 {
 			p := s.queue[0]
 			s.queue = s.queue[1:]
+			s.log = append(s.log, p.kvs...)
 			p.done(nil)
 		}
 		settled := true
