@@ -25,6 +25,8 @@ type groupCoord struct {
 	mu    sync.Mutex
 	c     *group.Coordinator
 	loads map[int32]*offsetsLoad // offsets partitions this broker leads
+	// offsets.retention.minutes and offsets.retention.check.interval.ms
+	retentionMs, checkEveryMs, lastCheckMs int64
 }
 
 type offsetsLoad struct {
@@ -36,7 +38,9 @@ type offsetsLoad struct {
 const commitTimeout = 5 * time.Second
 
 func newGroupCoord(h *Handler) *groupCoord {
-	gc := &groupCoord{h: h, loads: map[int32]*offsetsLoad{}}
+	gc := &groupCoord{h: h, loads: map[int32]*offsetsLoad{},
+		retentionMs:  int64(cfgInt32(h, "offsets.retention.minutes", 10080)) * 60000,
+		checkEveryMs: int64(cfgInt32(h, "offsets.retention.check.interval.ms", 600000))}
 	gc.c = group.New(group.Config{
 		Partitions:            max(h.cfg.OffsetsTopicNumPartitions, 1),
 		InitialRebalanceDelay: h.cfg.GroupInitialRebalanceDelayMs,
@@ -161,7 +165,23 @@ func (h *Handler) GroupTick() {
 			delete(gc.loads, p)
 		}
 	}
-	gc.c.Tick(h.nowMs())
+	now := h.nowMs()
+	gc.c.Tick(now)
+	if gc.lastCheckMs == 0 {
+		gc.lastCheckMs = now
+	}
+	if now-gc.lastCheckMs >= gc.checkEveryMs {
+		gc.lastCheckMs = now
+		for p, kvs := range gc.c.ExpireOffsets(now, gc.retentionMs) {
+			if l := gc.loads[p]; l != nil && l.loaded {
+				gc.persist(p, kvs, func(e *kerr.Error) {
+					if e != nil {
+						h.o.Logf("group coordinator: expiring offsets in %s-%d: %v", group.Topic, p, e)
+					}
+				})
+			}
+		}
+	}
 }
 
 // load replays offsets partition p into the state machine, tombstones

@@ -894,7 +894,44 @@ func (c *Coordinator) Replay(nowMs int64, r Record) {
 		} else {
 			g.setState(Stable, nowMs)
 		}
+		if v.CurrentStateTimestamp > 0 {
+			g.StateMs = v.CurrentStateTimestamp
+		}
 	}
+}
+
+// ExpireOffsets drops offsets older than retentionMs as Kafka does
+// (offsets.retention.minutes): in an Empty group, once retentionMs passed
+// since it became Empty and since the commit; in a consumer group with
+// members, offsets of topics no member subscribes to, by commit time. An
+// Empty group left without offsets is deleted. It returns the tombstones
+// to append, by offsets partition; the cache forgets them at once.
+func (c *Coordinator) ExpireOffsets(nowMs, retentionMs int64) map[int32][]KV {
+	out := map[int32][]KV{}
+	for _, g := range c.Groups() {
+		if g.State != Empty && g.State != Stable {
+			continue
+		}
+		for tp, v := range g.offsets {
+			var expired bool
+			if g.State == Empty {
+				expired = nowMs-max(g.StateMs, v.CommitMs) >= retentionMs
+			} else {
+				expired = g.ProtocolType == "consumer" && !g.Subscribed(tp.Topic) && nowMs-v.CommitMs >= retentionMs
+			}
+			if expired {
+				delete(g.offsets, tp)
+				k, _ := OffsetRecord(g.ID, tp.Topic, tp.Partition, nil)
+				out[g.partitionOf] = append(out[g.partitionOf], KV{Key: k})
+			}
+		}
+		if g.State == Empty && len(g.offsets) == 0 && nowMs-g.StateMs >= retentionMs {
+			k, _ := GroupRecord(g.ID, nil)
+			out[g.partitionOf] = append(out[g.partitionOf], KV{Key: k})
+			c.Delete(g.ID)
+		}
+	}
+	return out
 }
 
 // Unload forgets every group of offsets partition p (leadership moved).

@@ -60,3 +60,17 @@ func TestGroupStaticMemberRejoinsWithoutRebalance(t *testing.T) {
 	require.Equal(t, []*kerr.Error{nil}, c.Leave(5, "g", []string{""}, []*string{inst("i1")}))
 	require.Equal(t, PreparingRebalance, c.Group("g").State)
 }
+
+func TestGroupOffsetsExpire(t *testing.T) {
+	c := New(Config{Partitions: 50, MinSessionTimeoutMs: 6000, MaxSessionTimeoutMs: 60000}, func(_ int32, _ []KV, done func(*kerr.Error)) { done(nil) })
+	tp := TopicPartition{Topic: "t", Partition: 0}
+	c.Commit(1000, "simple", map[TopicPartition]OffsetValue{tp: {Offset: 5, CommitMs: 1000}})
+	require.Empty(t, c.ExpireOffsets(1500, 1000), "not yet")
+	out := c.ExpireOffsets(2000, 1000)
+	require.Len(t, out[c.Partition("simple")], 2, "the offset and then the empty group")
+	r, err := DecodeRecord(out[c.Partition("simple")][0].Key, nil)
+	require.NoError(t, err)
+	require.True(t, r.Tombstone)
+	require.Equal(t, "t", r.OffsetKey.Topic)
+	require.Nil(t, c.Group("simple"))
+}
