@@ -175,3 +175,21 @@ func TestGroupRawProtocol(t *testing.T) {
 	d = send(byID[coord["raw-a"]], dg).(*kmsg.DescribeGroupsResponse)
 	require.Equal(t, "Dead", d.Groups[0].State)
 }
+
+// TestGroupFindCoordinatorNeedsReplicas: with fewer live brokers than
+// offsets.topic.replication.factor (3 by default), FindCoordinator answers
+// COORDINATOR_NOT_AVAILABLE and creates nothing, as Kafka does.
+func TestGroupFindCoordinatorNeedsReplicas(t *testing.T) {
+	c := startCluster(t, 1)
+	find := kmsg.NewPtrFindCoordinatorRequest()
+	find.Version = 2
+	find.CoordinatorKey = "g"
+	resp, err := api.Request(nil, c.addrs()[0], "raw", find, 10*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, kerr.CoordinatorNotAvailable.Code, resp.(*kmsg.FindCoordinatorResponse).ErrorCode)
+	md, err := rawMetadata(c.addrs()[0])
+	require.NoError(t, err)
+	for _, tp := range md.Topics {
+		require.NotEqual(t, "__consumer_offsets", *tp.Topic)
+	}
+}
