@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/cli/brokercmd"
+	"kzoo/cli/groupstool"
 	"kzoo/cli/kafkatools"
 	"kzoo/cli/keeper"
 	"kzoo/cli/storagetool"
@@ -34,5 +35,6 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, brokercmd.Commands()...)
 	cmds = append(cmds, kafkatools.Commands()...)
 	cmds = append(cmds, storagetool.Commands()...)
+	cmds = append(cmds, groupstool.Commands()...)
 	return cmds
 }
