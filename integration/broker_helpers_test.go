@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,12 +54,17 @@ type brokerCluster struct {
 	zk      *coordProc
 	zkAddr  string
 	brokers map[int]*brokerProc
+	// daemon starts brokers with `kafka-server-start.sh -daemon`, their
+	// pid files and server.log under logDir.
+	daemon bool
+	logDir string
 }
 
 // brokerProc is one run of `kafka-server-start.sh server.properties`.
 type brokerProc struct {
 	id     int
 	port   int
+	pid    int
 	props  string
 	logDir string
 	cmd    *exec.Cmd
@@ -72,10 +78,18 @@ func (b *brokerProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) 
 // 0..n-1, each with extra appended to its server.properties.
 func newBrokerCluster(t *testing.T, n int, extra string) *brokerCluster {
 	t.Helper()
-	c := &brokerCluster{t: t, home: brokerHome(t), brokers: map[int]*brokerProc{}}
 	cfg, _, port := keeperConfig(t, "")
-	c.zk = coordStart(t, cfg, port)
-	c.zkAddr = c.zk.addr
+	zk := coordStart(t, cfg, port)
+	c := newBrokerClusterOn(t, n, extra, zk.addr, false)
+	c.zk = zk
+	return c
+}
+
+// newBrokerClusterOn starts n brokers registered in the coordinator(s) at
+// zkConnect, as daemons when daemon is set.
+func newBrokerClusterOn(t *testing.T, n int, extra, zkConnect string, daemon bool) *brokerCluster {
+	t.Helper()
+	c := &brokerCluster{t: t, home: brokerHome(t), brokers: map[int]*brokerProc{}, zkAddr: zkConnect, daemon: daemon, logDir: t.TempDir()}
 	for id := 0; id < n; id++ {
 		c.configure(id, extra)
 	}
@@ -115,14 +129,37 @@ func (c *brokerCluster) start(id int) {
 	t.Helper()
 	b := c.brokers[id]
 	b.log, b.exited = &coordLog{}, make(chan struct{})
-	b.cmd = exec.Command(filepath.Join(c.home, "bin", "kafka-server-start.sh"), b.props)
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	require.NoError(t, b.cmd.Start())
 	exited := b.exited
-	go func() { _ = b.cmd.Wait(); close(exited) }()
+	if c.daemon {
+		out, errOut, code := coordRun(t, 30*time.Second, "", []string{"LOG_DIR=" + c.logDir},
+			filepath.Join(c.home, "bin", "kafka-server-start.sh"), "-daemon", b.props)
+		require.Equal(t, 0, code, "kafka-server-start.sh -daemon: %s %s", out, errOut)
+		pidFile := filepath.Join(c.logDir, fmt.Sprintf("kzoo-broker-%d.pid", id))
+		data, err := os.ReadFile(pidFile)
+		require.NoError(t, err, "-daemon wrote no pid file")
+		b.pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		require.NoError(t, err, "%s", pidFile)
+		go func() {
+			for keeperAlive(b.pid) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			close(exited)
+		}()
+	} else {
+		b.cmd = exec.Command(filepath.Join(c.home, "bin", "kafka-server-start.sh"), b.props)
+		b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
+		require.NoError(t, b.cmd.Start())
+		b.pid = b.cmd.Process.Pid
+		go func() { _ = b.cmd.Wait(); close(exited) }()
+	}
+	pid := b.pid
 	t.Cleanup(func() {
-		_ = b.cmd.Process.Signal(syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 		<-exited
+		if c.daemon {
+			data, _ := os.ReadFile(filepath.Join(c.logDir, "server.log"))
+			b.log.Write(data)
+		}
 		if log := b.log.String(); strings.Contains(log, "WARNING: DATA RACE") {
 			t.Errorf("broker %d reported a data race:\n%s", id, log)
 		}
@@ -150,7 +187,7 @@ func (c *brokerCluster) start(id int) {
 // kill9 kills broker id with SIGKILL and waits for it to be gone.
 func (c *brokerCluster) kill9(id int) {
 	b := c.brokers[id]
-	_ = b.cmd.Process.Signal(syscall.SIGKILL)
+	_ = syscall.Kill(b.pid, syscall.SIGKILL)
 	<-b.exited
 }
 

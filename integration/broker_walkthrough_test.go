@@ -3,6 +3,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -70,7 +72,65 @@ func brokerInts(s string) []int {
 // the real scripts: 3 brokers, a topic of RF 3, the console tools, zkCli,
 // then kill -9 of partition 0's leader.
 func TestBrokerSeedWalkthrough(t *testing.T) {
-	c := newBrokerCluster(t, 3, "")
+	brokerWalkthrough(t, newBrokerCluster(t, 3, ""))
+}
+
+// TestBrokerSeedWalkthroughEnsemble is the walkthrough on a 3-node
+// coordinator ensemble with brokers started by `kafka-server-start.sh
+// -daemon`; then the ensemble's leader is killed with SIGKILL (the brokers
+// keep serving) and kafka-server-stop.sh stops every broker.
+func TestBrokerSeedWalkthroughEnsemble(t *testing.T) {
+	if os.Getenv(ensembleBinEnv) == "" && os.Getenv("KZOO_BIN") != "" {
+		t.Setenv(ensembleBinEnv, os.Getenv("KZOO_BIN"))
+	}
+	e := newEnsemble(t)
+	e.waitServing(30 * time.Second)
+	c := newBrokerClusterOn(t, 3, "", strings.Join(e.clientAddrs(), ","), true)
+	brokerWalkthrough(t, c)
+
+	leader := e.leader()
+	e.kill(leader)
+	e.waitServing(30*time.Second, brokerOthers(leader, 1, 2, 3)...)
+	var alive []string
+	for _, b := range c.brokers {
+		if keeperAlive(b.pid) {
+			alive = append(alive, b.addr())
+		}
+	}
+	require.Len(t, alive, 2)
+	out, errOut, code := c.script(60*time.Second, "after the coordinator leader died\n", "kafka-console-producer.sh",
+		"--bootstrap-server", alive[0], "--topic", "test6")
+	require.Equal(t, 0, code, "%s %s", out, errOut)
+	out, errOut, code = c.script(60*time.Second, "", "kafka-topics.sh", "--bootstrap-server", alive[1], "--create",
+		"--replication-factor", "2", "--partitions", "1", "--topic", "after")
+	require.Equal(t, 0, code, "%s %s", out, errOut)
+
+	out, errOut, code = coordRun(t, 30*time.Second, "", []string{"LOG_DIR=" + c.logDir}, filepath.Join(c.home, "bin", "kafka-server-stop.sh"))
+	require.Equal(t, 0, code, "kafka-server-stop.sh: %s %s", out, errOut)
+	for id, b := range c.brokers {
+		select {
+		case <-b.exited:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("broker %d (pid %d) still runs 60s after kafka-server-stop.sh", id, b.pid)
+		}
+	}
+}
+
+func brokerOthers(not int, ids ...int) []int {
+	var out []int
+	for _, id := range ids {
+		if id != not {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// brokerWalkthrough creates test6 (RF 3, 2 partitions), checks --describe,
+// produces and consumes with the console tools, lists /brokers/ids and
+// /controller with zkCli, kills partition 0's leader with SIGKILL and
+// checks the new leader, the ISR and that every message is still read.
+func brokerWalkthrough(t *testing.T, c *brokerCluster) {
 	bs := c.brokers[0].addr()
 
 	out, errOut, code := c.script(60*time.Second, "", "kafka-topics.sh", "--bootstrap-server", bs, "--create",
