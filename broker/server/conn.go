@@ -149,13 +149,19 @@ func finishRequest(rq *request, b []byte) (*request, error) {
 
 // appendResponse frames resp for the request it answers.
 func appendResponse(dst []byte, rq *request, resp kmsg.Response) []byte {
-	dst = append(dst[:0], 0, 0, 0, 0)
+	return appendFramed(dst[:0], rq, resp)
+}
+
+// appendFramed appends resp's frame after what dst already holds.
+func appendFramed(dst []byte, rq *request, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(rq.hdr.CorrelationID))
 	if rq.hdr.Key != 18 && resp.IsFlexible() {
 		dst = append(dst, 0) // response header v1: no tagged fields
 	}
 	dst = resp.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }
 
@@ -192,6 +198,15 @@ func (cs *connServer) serve(ctx context.Context) {
 	out := getBuf(0)
 	defer putBuf(out)
 	for rq := range queue {
+		// Responses held back for coalescing go out before anything that
+		// may wait (a long-poll fetch, an acks=all produce, a join).
+		if len(*out) > 0 && !quickRequest(rq) {
+			if _, err := cs.c.Write(*out); err != nil {
+				putBuf(rq.buf)
+				return
+			}
+			*out = (*out)[:0]
+		}
 		resp := rq.resp
 		if resp == nil {
 			var err error
@@ -203,11 +218,17 @@ func (cs *connServer) serve(ctx context.Context) {
 			}
 		}
 		if resp != nil {
-			*out = appendResponse(*out, rq, resp)
+			*out = appendFramed(*out, rq, resp)
+		}
+		// Write when nothing else is waiting to be answered (or a lot is
+		// buffered): a pipelining client gets several responses per
+		// syscall, and a lone request is answered at once.
+		if len(*out) > 0 && (len(queue) == 0 || len(*out) >= 256<<10) {
 			if _, err := cs.c.Write(*out); err != nil {
 				putBuf(rq.buf)
 				return
 			}
+			*out = (*out)[:0]
 		}
 		if rq.buf != nil {
 			putBuf(rq.buf)
@@ -220,6 +241,15 @@ func (cs *connServer) serve(ctx context.Context) {
 		}
 	default:
 	}
+}
+
+// quickRequest reports whether rq is answered without waiting: a produce
+// with acks 0 or 1 — the request a pipelining producer sends back to back.
+func quickRequest(rq *request) bool {
+	if p, ok := rq.req.(*kmsg.ProduceRequest); ok {
+		return p.Acks != -1
+	}
+	return false
 }
 
 // handle runs one request, turning a handler panic into a closed
