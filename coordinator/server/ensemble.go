@@ -98,6 +98,7 @@ type ensemble struct {
 	snapRoll   int
 	wasLeading bool
 	recs       []wal.Record
+	durable    int64         // the highest zxid this server's log holds durably
 	hs         zab.HardState // as last written
 	hsWritten  bool
 
@@ -176,6 +177,10 @@ func (s *Server) newEnsemble(snap zab.Snapshot, log []zab.Entry) (*ensemble, err
 	}
 	e := &ensemble{s: s, self: cfg.MyID, snap: snap, compact: make(chan zab.Snapshot, 4), servingCh: make(chan struct{}), voters: zc.Voters}
 	e.peer = zab.New(zc, hs, snap, log)
+	e.durable = snap.Zxid
+	if len(log) > 0 {
+		e.durable = log[len(log)-1].Zxid
+	}
 	e.hs = hs
 	e.snapRoll = s.randRoll()
 	e.tr = quorum.New(quorum.Options{
@@ -442,6 +447,7 @@ func (e *ensemble) readyOnce() error {
 			}
 		}
 		if rd.Truncate {
+			e.durable = min(e.durable, rd.TruncateZxid)
 			if err := s.wal.TruncateAfter(rd.TruncateZxid); err != nil {
 				return fmt.Errorf("server: truncate the log in %s after 0x%x: %w", s.cfg.DataLogDir, rd.TruncateZxid, err)
 			}
@@ -462,6 +468,18 @@ func (e *ensemble) readyOnce() error {
 		if e.peer.Established() && len(rd.Entries) > 0 {
 			rest = e.sendProposalsEarly(rd.Messages)
 		}
+		// Committed entries this server already holds durably go to the
+		// applier now, so applying (and answering clients) overlaps the
+		// fsync below instead of waiting for it.
+		late := rd.Committed
+		if rd.Snapshot == nil && len(rd.Entries) > 0 {
+			i := 0
+			for i < len(late) && late[i].Zxid <= e.durable {
+				i++
+			}
+			e.apply(late[:i])
+			late = late[i:]
+		}
 		if len(rd.Entries) > 0 {
 			recs := e.recs[:0]
 			for _, en := range rd.Entries {
@@ -475,6 +493,7 @@ func (e *ensemble) readyOnce() error {
 				return err
 			}
 			s.stats.fsync.observe(time.Since(start))
+			e.durable = rd.Entries[len(rd.Entries)-1].Zxid
 			e.sinceSnap += len(rd.Entries)
 			if e.sinceSnap > e.snapRoll {
 				e.sinceSnap, e.snapRoll = 0, s.randRoll()
@@ -489,16 +508,22 @@ func (e *ensemble) readyOnce() error {
 		for _, m := range rest {
 			e.tr.Send(m)
 		}
-		if len(rd.Committed) > 0 {
-			if batch, fresh := e.committed(rd.Committed); len(batch) > 0 {
-				// Local proposals were counted as pending when submitted.
-				s.pipe.pending.Add(int64(fresh))
-				s.pipe.applyCh <- batch
-			}
-		}
+		e.apply(late)
 		e.peer.Advance(rd)
 	}
 	return nil
+}
+
+// apply hands committed entries to the applier, in order.
+func (e *ensemble) apply(es []zab.Entry) {
+	if len(es) == 0 {
+		return
+	}
+	if batch, fresh := e.committed(es); len(batch) > 0 {
+		// Local proposals were counted as pending when submitted.
+		e.s.pipe.pending.Add(int64(fresh))
+		e.s.pipe.applyCh <- batch
+	}
 }
 
 // sendProposalsEarly sends, per destination, the proposals that come before
@@ -713,6 +738,7 @@ func (e *ensemble) install(sn zab.Snapshot) error {
 	}
 	s.log.Info(fmt.Sprintf("Getting a snapshot from leader 0x%x", sn.Zxid))
 	e.snap = sn
+	e.durable = sn.Zxid
 	s.pipe.pending.Add(1)
 	s.pipe.applyCh <- []*proposal{{install: t}}
 	return nil
