@@ -96,6 +96,10 @@ func TestBrokerKcat(t *testing.T) {
 					require.Equal(t, fmt.Sprintf("%s@%d", want[i], i), g)
 				}
 
+				out, errOut, code = coordRun(t, 30*time.Second, "", nil, kcat, "-b", bs, "-L", "-t", topic)
+				require.Equal(t, 0, code, "kcat -L -t: %s %s", out, errOut)
+				require.Contains(t, out, fmt.Sprintf("1 topics:\n  topic \"%s\" with 1 partitions:\n    partition 0, leader 0, replicas: 0, isrs: 0\n", topic))
+
 				recs := brokerReadAll(t, c, topic, len(want))
 				for i, r := range recs {
 					require.Equal(t, int64(i), r.Offset)
