@@ -78,6 +78,10 @@ func (b *brokerProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) 
 // 0..n-1, each with extra appended to its server.properties.
 func newBrokerCluster(t *testing.T, n int, extra string) *brokerCluster {
 	t.Helper()
+	if os.Getenv("KZOO_BIN") == "" {
+		// One build for the coordinator and the brokers.
+		t.Setenv("KZOO_BIN", filepath.Join(brokerHome(t), "bin", "kzoo"))
+	}
 	cfg, _, port := keeperConfig(t, "")
 	zk := coordStart(t, cfg, port)
 	c := newBrokerClusterOn(t, n, extra, zk.addr, false)
