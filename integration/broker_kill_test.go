@@ -153,6 +153,24 @@ func brokerKillRun(t *testing.T, c *brokerCluster, topic string, partitions int,
 	}
 	c.waitBrokers(len(c.brokers))
 	brokerVerify(t, c, topic, partitions, acked)
+
+	// New appends go after every acknowledged offset: none is reused.
+	cl := c.client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(acks), kgo.DisableIdempotentWrite(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := int32(0); p < int32(partitions); p++ {
+		var last int64 = -1
+		for k := range acked.recs {
+			if int32(k[0]) == p && k[1] > last {
+				last = k[1]
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("after the restart")})
+		cancel()
+		require.NoError(t, res.FirstErr(), "partition %d after the restart", p)
+		r, _ := res.First()
+		require.Greater(t, r.Offset, last, "partition %d: an append after the restart reuses an acknowledged offset", p)
+	}
 }
 
 // TestBrokerKill9AcksOne: acks=1 with a flush after every message; a
