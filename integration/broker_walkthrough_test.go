@@ -20,7 +20,7 @@ import (
 var brokerDescribeLine = regexp.MustCompile(`^\tTopic: (\S+)\tPartition: (\d+)\tLeader: (-?\d+|none)\tReplicas: ([\d,]+)\tIsr: ([\d,]*)(\tElr: [^\t]*\tLastKnownElr: [^\t]*)?$`)
 
 // brokerDescribeHead is the topic line of `--describe`.
-var brokerDescribeHead = regexp.MustCompile(`^Topic: (\S+)\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: (\d+)\tReplicationFactor: (\d+)\tConfigs: ?(.*)$`)
+var brokerDescribeHead = regexp.MustCompile(`^Topic: (\S+)\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: (\d+)\tReplicationFactor: (\d+)\tConfigs: (.*)$`)
 
 type brokerPartitionLine struct {
 	leader   int
@@ -39,6 +39,7 @@ func brokerDescribe(t *testing.T, c *brokerCluster, bootstrap, topic string) map
 	head := brokerDescribeHead.FindStringSubmatch(lines[0])
 	require.NotNil(t, head, "topic line not in Kafka's format: %q", lines[0])
 	require.Equal(t, topic, head[1])
+	require.Empty(t, head[4], "a topic created without configs lists none")
 	parts := map[int]brokerPartitionLine{}
 	for _, l := range lines[1:] {
 		m := brokerDescribeLine.FindStringSubmatch(l)
