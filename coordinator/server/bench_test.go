@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,14 +15,14 @@ import (
 
 // benchClient pipelines requests on one raw connection: it keeps window
 // requests in flight and counts the replies.
-func benchClients(b *testing.B, s *Server, conns, window int, mk func(conn, i int) (jute.Op, jute.Record)) {
+func benchClients(b *testing.B, addrs []string, conns, window int, mk func(conn, i int) (jute.Op, jute.Record)) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
 	for ci := 0; ci < conns; ci++ {
-		nc, err := net.Dial("tcp", s.Addr().String())
+		nc, err := net.Dial("tcp", addrs[ci%len(addrs)])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,9 +74,6 @@ func benchClients(b *testing.B, s *Server, conns, window int, mk func(conn, i in
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
-	if n := s.stats.fsync.stat().count; n > 0 {
-		b.ReportMetric(float64(b.N)/float64(n), "writes/fsync")
-	}
 }
 
 func benchServer(b *testing.B) *Server {
@@ -87,9 +86,17 @@ func benchServer(b *testing.B) *Server {
 // BenchmarkServerCreate measures creates per second with fsync on.
 func BenchmarkServerCreate(b *testing.B) {
 	s := benchServer(b)
-	benchClients(b, s, 32, 16, func(c, i int) (jute.Op, jute.Record) {
+	benchClients(b, []string{s.Addr().String()}, 32, 16, func(c, i int) (jute.Op, jute.Record) {
 		return jute.OpCreate, &jute.CreateRequest{Path: fmt.Sprintf("/c%d", i), Data: make([]byte, 100), ACL: jute.WorldAnyone}
 	})
+	reportBatching(b, s)
+}
+
+// reportBatching reports the group commit: writes per fsync.
+func reportBatching(b *testing.B, s *Server) {
+	if n := s.stats.fsync.stat().count; n > 0 {
+		b.ReportMetric(float64(b.N)/float64(n), "writes/fsync")
+	}
 }
 
 // BenchmarkServerSet measures setData per second with fsync on.
@@ -100,7 +107,7 @@ func BenchmarkServerSet(b *testing.B) {
 	if code, _ := r.call(jute.OpCreate, &jute.CreateRequest{Path: "/s", ACL: jute.WorldAnyone}, nil); code != jute.OK {
 		b.Fatal(code)
 	}
-	benchClients(b, s, 32, 16, func(c, i int) (jute.Op, jute.Record) {
+	benchClients(b, []string{s.Addr().String()}, 32, 16, func(c, i int) (jute.Op, jute.Record) {
 		return jute.OpSetData, &jute.SetDataRequest{Path: "/s", Data: make([]byte, 100), Version: -1}
 	})
 }
@@ -113,7 +120,37 @@ func BenchmarkServerGet(b *testing.B) {
 	if code, _ := r.call(jute.OpCreate, &jute.CreateRequest{Path: "/g", Data: make([]byte, 100), ACL: jute.WorldAnyone}, nil); code != jute.OK {
 		b.Fatal(code)
 	}
-	benchClients(b, s, 32, 16, func(c, i int) (jute.Op, jute.Record) {
+	benchClients(b, []string{s.Addr().String()}, 32, 16, func(c, i int) (jute.Op, jute.Record) {
 		return jute.OpGetData, &jute.PathWatchRequest{Path: "/g"}
+	})
+}
+
+// BenchmarkEnsembleCreate is BenchmarkServerCreate against an in-process
+// 3-server ensemble, the connections spread over the servers.
+func BenchmarkEnsembleCreate(b *testing.B) {
+	cfgs := ensembleConfigs(b, 3)
+	var addrs []string
+	ss := make([]*Server, 3)
+	for i, c := range cfgs {
+		s, err := New(Options{Config: c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		ss[i] = s
+		addrs = append(addrs, s.Addr().String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for leaderOf(ss) < 0 || !ss[0].ens.isServing.Load() || !ss[1].ens.isServing.Load() || !ss[2].ens.isServing.Load() {
+		if time.Now().After(deadline) {
+			b.Fatal("no serving ensemble within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	benchClients(b, addrs, 48, 4, func(c, i int) (jute.Op, jute.Record) {
+		return jute.OpCreate, &jute.CreateRequest{Path: fmt.Sprintf("/c%d", i), Data: make([]byte, 100), ACL: jute.WorldAnyone}
 	})
 }

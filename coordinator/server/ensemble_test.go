@@ -16,7 +16,7 @@ import (
 	"kzoo/coordinator/config"
 )
 
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ps []int
@@ -33,7 +33,7 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // ensembleConfigs writes zoo.cfg + myid for n servers on loopback.
-func ensembleConfigs(t *testing.T, n int) []*config.Config {
+func ensembleConfigs(t testing.TB, n int) []*config.Config {
 	t.Helper()
 	ports := freePorts(t, 3*n)
 	var lines []string

@@ -666,11 +666,29 @@ func (p *Peer) propose(data []byte) int64 {
 	p.log = append(p.log, e)
 	for _, l := range p.learners {
 		if l.phase >= 1 && !l.observer {
-			p.send(Message{Type: MsgProposal, To: l.id, Epoch: p.epoch, Entries: []Entry{e}})
+			p.sendProposal(l.id, e)
 			l.sent = e.Zxid
 		}
 	}
 	return e.Zxid
+}
+
+// sendProposal queues e for a follower, joining it to a proposal already
+// queued for that follower when nothing else was queued for it since: one
+// message (and one acknowledgement) per batch instead of per entry.
+func (p *Peer) sendProposal(to int64, e Entry) {
+	for i := len(p.msgs) - 1; i >= 0; i-- {
+		m := &p.msgs[i]
+		if m.To != to {
+			continue
+		}
+		if m.Type == MsgProposal && m.Epoch == p.epoch {
+			m.Entries = append(m.Entries, e)
+			return
+		}
+		break
+	}
+	p.send(Message{Type: MsgProposal, To: to, Epoch: p.epoch, Entries: []Entry{e}})
 }
 
 // Forward sends a client write to the leader (from a learner) or proposes
@@ -799,7 +817,8 @@ func (p *Peer) HasReady() bool {
 }
 
 // Ready returns what the driver must persist, send and apply now. Call
-// Advance with it once done, before the next Step or Tick.
+// Advance with it once done, before the next Step, Tick, Propose or
+// Forward; its slices are not the driver's to keep after Advance.
 func (p *Peer) Ready() Ready {
 	var rd Ready
 	if p.hsDirty {
@@ -821,9 +840,13 @@ func (p *Peer) Ready() Ready {
 
 // Advance records that rd has been persisted, sent and applied.
 func (p *Peer) Advance(rd Ready) {
-	p.msgs = p.msgs[len(rd.Messages):]
-	if len(p.msgs) == 0 {
-		p.msgs = nil
+	if n := len(rd.Messages); n == len(p.msgs) {
+		// Keep the array for the next messages: Ready's slices are the
+		// driver's only until this Advance.
+		clear(p.msgs)
+		p.msgs = p.msgs[:0]
+	} else {
+		p.msgs = p.msgs[n:]
 	}
 	if rd.HardState != nil && *rd.HardState == p.hs {
 		p.hsDirty = false
