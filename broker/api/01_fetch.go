@@ -84,6 +84,10 @@ func (h *Handler) fetchOnce(r *kmsg.FetchRequest, names []string, resp *kmsg.Fet
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = fp.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			// An empty record set, never a null one (size -1): librdkafka
+			// rejects a null set as a parse failure and stalls at the end
+			// of every partition.
+			rp.RecordBatches = []byte{}
 			var err error
 			if names[ti] == "" {
 				err = kerr.UnknownTopicID
@@ -174,6 +178,8 @@ func (h *Handler) fetchPartition(r *kmsg.FetchRequest, t tp, fp kmsg.FetchReques
 		}
 		data = conv
 	}
-	rp.RecordBatches = data
+	if data != nil {
+		rp.RecordBatches = data
+	}
 	return len(data), nil
 }
