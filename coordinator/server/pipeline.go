@@ -273,21 +273,22 @@ func (s *Server) snapshot() {
 		s.log.Warn("Too busy to snap, skipping")
 		return
 	}
-	var buf bytes.Buffer
-	zxid := s.tree.LastZxid()
+	// Applies wait only for the capture (one unsorted pass over the
+	// nodes); ordering and writing happen in the background.
 	begin := time.Now()
-	err := s.tree.WriteSnapshot(&buf)
+	capture := s.tree.Capture()
+	zxid := capture.Zxid()
 	stalled := time.Since(begin)
-	if err != nil {
-		s.pipe.snapping.Store(false)
-		s.log.Error(fmt.Sprintf("Unexpected exception serializing snapshot 0x%x: %v", zxid, err))
-		return
-	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.pipe.snapping.Store(false)
-		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s (%d bytes, applies paused %d ms to serialize)",
+		var buf bytes.Buffer
+		if _, err := capture.WriteTo(&buf); err != nil {
+			s.log.Error(fmt.Sprintf("Unexpected exception serializing snapshot 0x%x: %v", zxid, err))
+			return
+		}
+		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s (%d bytes, applies paused %d ms to capture)",
 			zxid, s.cfg.DataDir, buf.Len(), stalled.Milliseconds()))
 		err := s.wal.WriteSnapshot(zxid, func(w io.Writer) error {
 			_, err := w.Write(buf.Bytes())

@@ -40,30 +40,32 @@ const minSessionBytes = 8 + 4 + 4
 // WriteSnapshot writes the whole state: nodes with their stats and ACLs,
 // sessions, and the last applied zxid.
 func (t *Tree) WriteSnapshot(w io.Writer) error {
-	crc := crc32.New(castagnoli)
-	out := io.MultiWriter(w, crc)
-	enc := jute.Encoder{B: make([]byte, 0, 64<<10)}
-	flush := func(force bool) error {
-		if !force && len(enc.B) < 60<<10 {
-			return nil
-		}
-		if _, err := out.Write(enc.B); err != nil {
-			return fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", t.lastZxid, err)
-		}
-		enc.B = enc.B[:0]
-		return nil
-	}
-	enc.B = append(enc.B, snapshotMagic...)
-	enc.Long(t.lastZxid)
+	_, err := t.Capture().WriteTo(w)
+	return err
+}
 
-	paths := make([]string, 0, len(t.nodes))
-	for p := range t.nodes {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	enc.Int(int32(len(paths)))
-	for _, p := range paths {
-		n := t.nodes[p]
+// Capture is the tree's state encoded at one zxid but not yet put in
+// order. Capturing is one pass over the nodes with no sorting, so the
+// server can take it where applies must wait and leave the sorting and
+// writing (WriteTo) to another goroutine; the tree may change meanwhile.
+type Capture struct {
+	lastZxid int64
+	recs     []byte     // node records, unordered
+	index    []capIndex // where each record is, by path
+	sessions []byte
+}
+
+type capIndex struct {
+	path     string
+	off, end int
+}
+
+// Capture encodes the state as of now. It does not mutate the tree.
+func (t *Tree) Capture() *Capture {
+	c := &Capture{lastZxid: t.lastZxid, index: make([]capIndex, 0, len(t.nodes))}
+	enc := jute.Encoder{B: make([]byte, 0, 128*len(t.nodes)+64)}
+	for p, n := range t.nodes {
+		off := len(enc.B)
 		enc.String(p)
 		enc.Buffer(n.data)
 		s := &n.stat
@@ -77,26 +79,65 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 		enc.Long(s.EphemeralOwner)
 		enc.Long(s.Pzxid)
 		jute.EncodeACLs(&enc, n.acl)
+		c.index = append(c.index, capIndex{path: p, off: off, end: len(enc.B)})
+	}
+	c.recs = enc.B
+	var se jute.Encoder
+	sessions := t.Sessions()
+	se.Int(int32(len(sessions)))
+	for _, s := range sessions {
+		se.Long(s.ID)
+		se.Int(s.TimeoutMs)
+		se.Buffer(s.Passwd)
+	}
+	c.sessions = se.B
+	return c
+}
+
+// Zxid is the last zxid the capture holds.
+func (c *Capture) Zxid() int64 { return c.lastZxid }
+
+// WriteTo writes the snapshot format: nodes in ascending path order, then
+// sessions, then the CRC.
+func (c *Capture) WriteTo(w io.Writer) (int64, error) {
+	sort.Slice(c.index, func(i, j int) bool { return c.index[i].path < c.index[j].path })
+	crc := crc32.New(castagnoli)
+	out := io.MultiWriter(w, crc)
+	var total int64
+	enc := jute.Encoder{B: make([]byte, 0, 64<<10)}
+	flush := func(force bool) error {
+		if !force && len(enc.B) < 60<<10 {
+			return nil
+		}
+		n, err := out.Write(enc.B)
+		total += int64(n)
+		if err != nil {
+			return fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", c.lastZxid, err)
+		}
+		enc.B = enc.B[:0]
+		return nil
+	}
+	enc.B = append(enc.B, snapshotMagic...)
+	enc.Long(c.lastZxid)
+	enc.Int(int32(len(c.index)))
+	for _, ix := range c.index {
+		enc.B = append(enc.B, c.recs[ix.off:ix.end]...)
 		if err := flush(false); err != nil {
-			return err
+			return total, err
 		}
 	}
-	sessions := t.Sessions()
-	enc.Int(int32(len(sessions)))
-	for _, s := range sessions {
-		enc.Long(s.ID)
-		enc.Int(s.TimeoutMs)
-		enc.Buffer(s.Passwd)
-	}
+	enc.B = append(enc.B, c.sessions...)
 	if err := flush(true); err != nil {
-		return err
+		return total, err
 	}
 	var sum [4]byte
 	binary.BigEndian.PutUint32(sum[:], crc.Sum32())
-	if _, err := w.Write(sum[:]); err != nil {
-		return fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", t.lastZxid, err)
+	n, err := w.Write(sum[:])
+	total += int64(n)
+	if err != nil {
+		return total, fmt.Errorf("tree: write snapshot at zxid 0x%x: %w", c.lastZxid, err)
 	}
-	return nil
+	return total, nil
 }
 
 // ReadSnapshot reads what WriteSnapshot wrote. It never panics: a bad
