@@ -3,42 +3,17 @@ package groupstool
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
-	ucli "github.com/urfave/cli/v2"
 
-	"kzoo/broker/config"
-	"kzoo/broker/server"
+	"kzoo/cli/internal/clitest"
 	"kzoo/cli/kafkatools"
-	zkconfig "kzoo/coordinator/config"
-	zkserver "kzoo/coordinator/server"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type result struct {
 	out, err string
@@ -47,43 +22,15 @@ type result struct {
 
 func runTool(t *testing.T, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
-	app := &ucli.App{Name: "kzoo", Commands: append(Commands(), kafkatools.Commands()...), Reader: strings.NewReader(""),
-		Writer: &out, ErrWriter: &errb, ExitErrHandler: func(*ucli.Context, error) {}}
-	code := 0
-	if err := app.Run(append([]string{"kzoo"}, args...)); err != nil {
-		ec, ok := err.(ucli.ExitCoder)
-		require.True(t, ok, "kzoo %v: %v", args, err)
-		code = ec.ExitCode()
-		if code != 0 {
-			fmt.Fprintln(&errb, err)
-		}
-	}
-	return result{out: out.String(), err: errb.String(), code: code}
+	r := clitest.Run(t, append(Commands(), kafkatools.Commands()...), "", args...)
+	return result{out: r.Out, err: r.Err, code: r.Code}
 }
 
 // startKzoo runs a kzoo coordinator and one broker in this process.
 func startKzoo(t *testing.T) string {
 	t.Helper()
-	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
-	zcfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
-	require.NoError(t, err)
-	zcfg.ClientPort = 0
-	zk, err := zkserver.New(zkserver.Options{Config: zcfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	require.NoError(t, zk.Start())
-	t.Cleanup(func() { zk.Close() })
-	props := fmt.Sprintf("broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s/kafka\nzookeeper.session.timeout.ms=6000\n"+
-		"offsets.topic.replication.factor=1\noffsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0\n",
-		filepath.Join(t.TempDir(), "broker-0"), zk.Addr().String())
-	cfg, err := config.Parse("server.properties", []byte(props), nil)
-	require.NoError(t, err)
-	b := server.New(cfg, server.Options{Logf: func(f string, a ...any) { t.Logf(f, a...) }})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(t, b.Start(ctx))
-	t.Cleanup(func() { b.Stop() })
-	return b.Addr("PLAINTEXT").String()
+	bs, _ := clitest.StartCluster(t, 1, "offsets.topic.replication.factor=1\noffsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0\n")
+	return bs
 }
 
 func TestGroupsToolAgainstKzoo(t *testing.T) {

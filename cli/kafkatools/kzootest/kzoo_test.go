@@ -1,43 +1,16 @@
 package kzootest
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	ucli "github.com/urfave/cli/v2"
 
-	"kzoo/broker/config"
 	"kzoo/broker/server"
+	"kzoo/cli/internal/clitest"
 	"kzoo/cli/kafkatools"
-	zkconfig "kzoo/coordinator/config"
-	zkserver "kzoo/coordinator/server"
 )
-
-// syncBuffer is a buffer the tools' goroutines may write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type result struct {
 	out, err string
@@ -47,54 +20,15 @@ type result struct {
 // runTool runs `kzoo <args…>` with the tools' commands and stdin.
 func runTool(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
-	app := &ucli.App{
-		Name:           "kzoo",
-		Commands:       kafkatools.Commands(),
-		Reader:         strings.NewReader(stdin),
-		Writer:         &out,
-		ErrWriter:      &errb,
-		ExitErrHandler: func(*ucli.Context, error) {},
-	}
-	code := 0
-	if err := app.Run(append([]string{"kzoo"}, args...)); err != nil {
-		ec, ok := err.(ucli.ExitCoder)
-		require.True(t, ok, "kzoo %v: %v", args, err)
-		code = ec.ExitCode()
-	}
-	return result{out: out.String(), err: errb.String(), code: code}
+	r := clitest.Run(t, kafkatools.Commands(), stdin, args...)
+	return result{out: r.Out, err: r.Err, code: r.Code}
 }
 
-// startKzoo runs one kzoo coordinator and n kzoo brokers in this process,
-// on loopback ports from :0, and returns the brokers' bootstrap list.
+// startKzoo runs one kzoo coordinator and n kzoo brokers in this process
+// and returns the brokers' bootstrap list once every broker knows them all.
 func startKzoo(t *testing.T, n int) (string, []*server.Server) {
 	t.Helper()
-	text := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=2181\nclientPortAddress=127.0.0.1\n", t.TempDir())
-	zcfg, err := zkconfig.Parse("zoo.cfg", []byte(text), nil)
-	require.NoError(t, err)
-	zcfg.ClientPort = 0
-	zk, err := zkserver.New(zkserver.Options{Config: zcfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	require.NoError(t, zk.Start())
-	t.Cleanup(func() { zk.Close() })
-
-	var addrs []string
-	var brokers []*server.Server
-	for i := range n {
-		props := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s/kafka\nzookeeper.session.timeout.ms=6000\ncontrolled.shutdown.retry.backoff.ms=200\n",
-			i, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)), zk.Addr().String())
-		cfg, err := config.Parse(fmt.Sprintf("server-%d.properties", i), []byte(props), nil)
-		require.NoError(t, err)
-		b := server.New(cfg, server.Options{})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		require.NoError(t, b.Start(ctx))
-		cancel()
-		t.Cleanup(func() { b.Stop() })
-		addrs = append(addrs, b.Addr("PLAINTEXT").String())
-		brokers = append(brokers, b)
-	}
-	bs := strings.Join(addrs, ",")
-	// Every broker knows every broker and the controller.
+	bs, brokers := clitest.StartCluster(t, n, "controlled.shutdown.retry.backoff.ms=200\n")
 	require.Eventually(t, func() bool {
 		r := runTool(t, "", "configs", "--bootstrap-server", bs, "--entity-type", "brokers", "--describe")
 		return r.code == 0 && strings.Count(r.out, "Dynamic configs for broker") == n
