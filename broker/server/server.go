@@ -169,10 +169,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.wg.Add(4)
-	go s.isrLoop()
-	go s.retentionLoop()
+	// Leaders shrink and expand their ISRs.
+	go s.every(time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500))*time.Millisecond, s.h.MaybeUpdateISRs)
+	go s.every(time.Duration(s.cfg.LogRetentionCheckIntervalMs)*time.Millisecond, s.h.EnforceRetention)
 	go s.configChangeLoop()
-	go s.groupLoop()
+	// Session and join timeouts, and loading or unloading __consumer_offsets
+	// partitions as leadership moves.
+	go s.every(100*time.Millisecond, s.h.GroupTick)
 	return nil
 }
 
@@ -320,48 +323,18 @@ func (s *Server) accept(ln net.Listener, name string) {
 	}
 }
 
-func (s *Server) retentionLoop() {
+// every runs fn every d until the server stops: retention checks, the
+// group coordinator's timers and partition loading, and ISR changes.
+func (s *Server) every(d time.Duration, fn func()) {
 	defer s.wg.Done()
-	t := time.NewTicker(time.Duration(s.cfg.LogRetentionCheckIntervalMs) * time.Millisecond)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.h.EnforceRetention()
-		}
-	}
-}
-
-// groupLoop drives the group coordinator: session and join timeouts, and
-// loading or unloading __consumer_offsets partitions as leadership moves.
-func (s *Server) groupLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			s.h.GroupTick()
-		}
-	}
-}
-
-// isrLoop lets leaders shrink and expand their ISRs.
-func (s *Server) isrLoop() {
-	defer s.wg.Done()
-	every := time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500)) * time.Millisecond
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			s.h.MaybeUpdateISRs()
+			fn()
 		}
 	}
 }
