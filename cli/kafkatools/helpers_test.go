@@ -1,14 +1,13 @@
 package kafkatools
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"kzoo/cli/internal/clitest"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,23 +27,8 @@ func startKfake(t *testing.T, brokers int, opts ...kfake.Opt) string {
 	return strings.Join(c.ListenAddrs(), ",")
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a tool writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe to read while a tool writes to it.
+type syncBuffer = clitest.SyncBuffer
 
 // result is what one tool run printed and returned.
 type result struct {
