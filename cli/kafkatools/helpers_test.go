@@ -3,7 +3,6 @@ package kafkatools
 import (
 	"context"
 	"errors"
-	"kzoo/cli/internal/clitest"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	ucli "github.com/urfave/cli/v2"
+
+	"kzoo/cli/internal/clitest"
 )
 
 // startKfake runs franz-go's in-memory cluster on loopback ports and returns
