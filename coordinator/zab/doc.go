@@ -15,7 +15,11 @@
 //     Ready.Entries and persist Ready.HardState — all durably (fsync) —
 //     BEFORE sending any of Ready.Messages. A follower's ACK is in Messages,
 //     so a follower acknowledges only what it has persisted; the leader counts
-//     its own acknowledgement only at Advance, after its own fsync.
+//     its own acknowledgement only at Advance, after its own fsync. One
+//     exception is allowed: an established leader may send each follower's
+//     leading run of MsgProposal before its own fsync (as ZooKeeper's leader
+//     logs and sends in parallel), since nothing commits on its copy until
+//     Advance; the simulator crashes leaders in that window.
 //  2. Apply Ready.Committed in order, after persisting; committed entries are
 //     always a prefix of what is durable.
 //  3. Deliver messages between two peers in order (TCP gives this). When a
