@@ -46,21 +46,10 @@ func (h *Handler) handleJoinGroup(ctx context.Context, hdr *Header, r *kmsg.Join
 	for _, p := range r.Protocols {
 		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)}) // the request buffer is reused
 	}
-	ch := make(chan group.JoinResult, 1)
 	gc := h.groups
-	gc.mu.Lock()
-	if e := gc.check(r.Group); e != nil {
-		gc.mu.Unlock()
-		resp.ErrorCode = e.Code
-		return resp
-	}
-	gc.c.Join(h.nowMs(), jr, func(res group.JoinResult) { ch <- res })
-	gc.mu.Unlock()
-	var res group.JoinResult
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	res, code := await(ctx, gc, r.Group, func(now int64, done func(group.JoinResult)) { gc.c.Join(now, jr, done) })
+	if code != 0 {
+		resp.ErrorCode = code
 		return resp
 	}
 	resp.MemberID, resp.Generation = res.MemberID, res.Generation

@@ -31,21 +31,10 @@ func (h *Handler) handleSyncGroup(ctx context.Context, r *kmsg.SyncGroupRequest)
 	for _, a := range r.GroupAssignment {
 		sr.Assignments[a.MemberID] = bytes.Clone(a.MemberAssignment) // the request buffer is reused
 	}
-	ch := make(chan group.SyncResult, 1)
 	gc := h.groups
-	gc.mu.Lock()
-	if e := gc.check(r.Group); e != nil {
-		gc.mu.Unlock()
-		resp.ErrorCode = e.Code
-		return resp
-	}
-	gc.c.Sync(h.nowMs(), sr, func(res group.SyncResult) { ch <- res })
-	gc.mu.Unlock()
-	var res group.SyncResult
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	res, code := await(ctx, gc, r.Group, func(now int64, done func(group.SyncResult)) { gc.c.Sync(now, sr, done) })
+	if code != 0 {
+		resp.ErrorCode = code
 		return resp
 	}
 	if res.Err != nil {

@@ -229,3 +229,25 @@ func (gc *groupCoord) load(p int32, epoch int32) {
 	l.loaded = true
 	h.o.Logf("group coordinator: loaded %s-%d (%d records, leader epoch %d)", group.Topic, p, len(recs), epoch)
 }
+
+// await runs one call of the group state machine that answers later (a
+// join or sync completes when the rebalance does): start is called under
+// the coordinator's lock with the time and a callback, and await waits for
+// that callback or the request's end. code is nonzero when the group is not
+// served here or the request ended first.
+func await[R any](ctx context.Context, gc *groupCoord, groupID string, start func(nowMs int64, done func(R))) (res R, code int16) {
+	ch := make(chan R, 1)
+	gc.mu.Lock()
+	if e := gc.check(groupID); e != nil {
+		gc.mu.Unlock()
+		return res, e.Code
+	}
+	start(gc.h.nowMs(), func(r R) { ch <- r })
+	gc.mu.Unlock()
+	select {
+	case res = <-ch:
+		return res, 0
+	case <-ctx.Done():
+		return res, kerr.CoordinatorNotAvailable.Code
+	}
+}
