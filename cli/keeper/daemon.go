@@ -33,14 +33,9 @@ const ensembleSettle = 2 * time.Second
 const pollEvery = 50 * time.Millisecond
 
 func runStart(c *ucli.Context, e env, arg string) error {
-	path, err := cfgPath(c, e, arg)
+	path, cfg, err := usingConfig(c, e, arg)
 	if err != nil {
-		return fail(err.Error())
-	}
-	fmt.Fprintf(e.stderr, "Using config: %s\n", path)
-	cfg, err := load(e, path)
-	if err != nil {
-		return fail(err.Error())
+		return err
 	}
 	dir, err := logDir(e, false)
 	if err != nil {
@@ -279,14 +274,9 @@ func stopPid(pf string) (found bool, err error) {
 }
 
 func runStop(c *ucli.Context, e env, arg string) error {
-	path, err := cfgPath(c, e, arg)
+	_, cfg, err := usingConfig(c, e, arg)
 	if err != nil {
-		return fail(err.Error())
-	}
-	fmt.Fprintf(e.stderr, "Using config: %s\n", path)
-	cfg, err := load(e, path)
-	if err != nil {
-		return fail(err.Error())
+		return err
 	}
 	pf := pidFile(e, cfg)
 	fmt.Fprint(e.stdout, "Stopping zookeeper ... ")
@@ -415,14 +405,9 @@ func srvrMode(addr string, timeout time.Duration) (string, error) {
 }
 
 func runStatus(c *ucli.Context, e env, arg string) error {
-	path, err := cfgPath(c, e, arg)
+	_, cfg, err := usingConfig(c, e, arg)
 	if err != nil {
-		return fail(err.Error())
-	}
-	fmt.Fprintf(e.stderr, "Using config: %s\n", path)
-	cfg, err := load(e, path)
-	if err != nil {
-		return fail(err.Error())
+		return err
 	}
 	host, port, _ := net.SplitHostPort(cfg.ClientAddr())
 	shown := host

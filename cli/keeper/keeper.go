@@ -215,6 +215,21 @@ func sysProps(e env) map[string]string {
 }
 
 // load reads and validates the config; its error is one line.
+// usingConfig finds and loads the command's zoo.cfg, saying which one as
+// zkServer.sh does ("Using config: …" on stderr); errors are ready to return.
+func usingConfig(c *ucli.Context, e env, arg string) (string, *config.Config, error) {
+	path, err := cfgPath(c, e, arg)
+	if err != nil {
+		return "", nil, fail(err.Error())
+	}
+	fmt.Fprintf(e.stderr, "Using config: %s\n", path)
+	cfg, err := load(e, path)
+	if err != nil {
+		return "", nil, fail(err.Error())
+	}
+	return path, cfg, nil
+}
+
 func load(e env, path string) (*config.Config, error) {
 	cfg, err := config.Load(path, sysProps(e))
 	if err != nil {
