@@ -64,10 +64,6 @@ func runConfigs(e *env, args []string) int {
 	if p == nil {
 		return code
 	}
-	if p.has("version") {
-		fmt.Fprintln(e.out, kafkaVersion)
-		return 0
-	}
 	ent, err := checkConfigsArgs(p)
 	if err != nil {
 		return usageFail(e, s, err.Error())

@@ -221,10 +221,6 @@ func runConsoleConsumer(e *env, args []string) int {
 	if p == nil {
 		return code
 	}
-	if p.has("version") {
-		fmt.Fprintln(e.out, kafkaVersion)
-		return 0
-	}
 	if err := p.require("bootstrap-server"); err != nil {
 		return usageFail(e, s, err.Error())
 	}

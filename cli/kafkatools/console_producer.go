@@ -157,10 +157,6 @@ func runConsoleProducer(e *env, args []string) int {
 	if p == nil {
 		return code
 	}
-	if p.has("version") {
-		fmt.Fprintln(e.out, kafkaVersion)
-		return 0
-	}
 	if err := p.require("topic"); err != nil {
 		return usageFail(e, s, err.Error())
 	}

@@ -85,10 +85,6 @@ func runConsumerPerf(e *env, args []string) int {
 	if p == nil {
 		return code
 	}
-	if p.has("version") {
-		fmt.Fprintln(e.out, kafkaVersion)
-		return 0
-	}
 	if err := p.require("topic", "messages"); err != nil {
 		return usageFail(e, s, err.Error())
 	}

@@ -114,8 +114,9 @@ func usageFail(e *env, s *optSet, msg string) int {
 	return 1
 }
 
-// parseArgs parses args and handles --help and usage errors. It returns nil
-// and the exit code when the tool must stop.
+// parseArgs parses args and handles --help, --version (for the tools that
+// have it) and usage errors. It returns nil and the exit code when the tool
+// must stop.
 func parseArgs(e *env, s *optSet, args []string, about string) (*parsed, int) {
 	p, err := s.parse(args)
 	if errors.Is(err, errHelp) {
@@ -130,6 +131,10 @@ func parseArgs(e *env, s *optSet, args []string, about string) (*parsed, int) {
 	if err != nil {
 		fmt.Fprintln(e.err, err)
 		return nil, 1
+	}
+	if p.has("version") {
+		fmt.Fprintln(e.out, kafkaVersion)
+		return nil, 0
 	}
 	return p, 0
 }

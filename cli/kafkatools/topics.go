@@ -73,10 +73,6 @@ func runTopics(e *env, args []string) int {
 	if p == nil {
 		return code
 	}
-	if p.has("version") {
-		fmt.Fprintln(e.out, kafkaVersion)
-		return 0
-	}
 	if err := checkTopicsArgs(p); err != nil {
 		return usageFail(e, s, err.Error())
 	}
