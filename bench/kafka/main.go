@@ -39,13 +39,14 @@ func main() {
 		acks         = flag.String("acks", "1", "produce acks: 0, 1 or all")
 		rounds       = flag.Int("rounds", 3, "rounds; the best of each figure is kept")
 		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the in-process kfake reference cluster")
+		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, config{
 		bootstrap: *bootstrap, records: *records, recordSize: *recordSize, partitions: int32(*partitions),
-		replication: int16(*replication), acks: *acks, rounds: *rounds, kfakeBrokers: *kfakeBrokers,
+		replication: int16(*replication), acks: *acks, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -61,6 +62,7 @@ type config struct {
 	acks         string
 	rounds       int
 	kfakeBrokers int
+	noKfake      bool
 }
 
 func parseAcks(s string) (kgo.Acks, error) {
@@ -92,6 +94,9 @@ func run(ctx context.Context, c config) error {
 	if _, err := parseAcks(c.acks); err != nil {
 		return err
 	}
+	if c.noKfake && c.bootstrap == "" {
+		return fmt.Errorf("%w: --no-kfake needs --bootstrap-server", errBench)
+	}
 	fmt.Printf("kafka-bench: %d records of %d bytes, %d partitions, acks=%s, %d rounds; kfake with %d brokers",
 		c.records, c.recordSize, c.partitions, c.acks, c.rounds, c.kfakeBrokers)
 	if c.bootstrap != "" {
@@ -101,16 +106,18 @@ func run(ctx context.Context, c config) error {
 	var kf, kz []result
 	for round := 1; round <= c.rounds; round++ {
 		topic := fmt.Sprintf("kafka-bench-%d-%d", time.Now().Unix(), round)
-		r, err := measureKfake(ctx, c, topic)
-		if err != nil {
-			return err
+		if !c.noKfake {
+			r, err := measureKfake(ctx, c, topic)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("round %d kfake: %s\n", round, r)
+			kf = append(kf, r)
 		}
-		fmt.Printf("round %d kfake: %s\n", round, r)
-		kf = append(kf, r)
 		if c.bootstrap == "" {
 			continue
 		}
-		r, err = measure(ctx, spec{
+		r, err := measure(ctx, spec{
 			servers: strings.Split(c.bootstrap, ","), topic: topic, records: c.records, recordSize: c.recordSize,
 			partitions: c.partitions, replication: c.replication, acks: c.acks,
 		})
@@ -120,12 +127,16 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("round %d kzoo:  %s\n", round, r)
 		kz = append(kz, r)
 	}
+	bz := best(kz)
+	if c.noKfake {
+		fmt.Printf("best of %d kzoo:  %s\n", c.rounds, bz)
+		return nil
+	}
 	bf := best(kf)
 	fmt.Printf("best of %d kfake: %s\n", c.rounds, bf)
 	if c.bootstrap == "" {
 		return nil
 	}
-	bz := best(kz)
 	fmt.Printf("best of %d kzoo:  %s\n", c.rounds, bz)
 	fmt.Printf("kzoo/kfake: produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f\n",
 		bz.produceRecs/bf.produceRecs, bz.produceMB/bf.produceMB, ms(bz.p50)/ms(bf.p50), ms(bz.p99)/ms(bf.p99),
