@@ -44,6 +44,7 @@ verify:
 	PURE_PACKAGES="$(PURE)" $(GO) test -count=1 ./internal/importcheck/
 
 integ:
+	-bash integration/javaclient/fetch.sh
 	$(GO) test -tags integration -count=1 -timeout $(INTEG_TIMEOUT) ./integration/...
 
 # Every seeded simulation (test names containing "Simulation"), over
