@@ -30,6 +30,12 @@ type conn struct {
 	// draining is readLoop's: it stopped reading because a reply that
 	// closes the connection is queued; the writer closes after sending it.
 	draining bool
+	// unsent is readLoop's: it answered a read since it last woke the
+	// writer.
+	unsent bool
+	// wakeQueued is the applier's: this connection's writer is to be woken
+	// at the end of the batch being applied (Server.wakeLater).
+	wakeQueued bool
 
 	sid       atomic.Int64
 	timeoutMs atomic.Int32
@@ -213,9 +219,12 @@ func (c *conn) readLoop() {
 			c.signal()
 			return
 		}
-		// Replies of pipelined requests leave together: wake the writer
-		// only once no further request is already buffered.
-		if c.br.Buffered() == 0 {
+		// Replies of pipelined reads leave together: wake the writer only
+		// once no further request is already buffered, and only if a read
+		// was answered here (writes are answered by the applier, which
+		// wakes the writer itself).
+		if c.unsent && c.br.Buffered() == 0 {
+			c.unsent = false
 			c.signal()
 		}
 	}
@@ -366,14 +375,15 @@ func (c *conn) appendNotify(typ int32, path string) {
 	c.appendReply(jute.XidNotification, -1, jute.OK, &ev)
 }
 
-// notify queues a notification from the applier.
+// notify queues a notification from the applier; the writer is woken at
+// the end of the applier's batch.
 func (c *conn) notify(typ int32, path string) {
 	c.mu.Lock()
 	if !c.closed {
 		c.appendNotify(typ, path)
 	}
 	c.mu.Unlock()
-	c.signal()
+	c.s.wakeLater(c)
 }
 
 // enqueue adds a reply slot; false when the connection is closed. When
@@ -542,6 +552,7 @@ func (c *conn) read(it *item, body []byte) {
 	full := len(c.out) >= flushAt
 	c.mu.Unlock()
 	s.treeMu.RUnlock()
+	c.unsent = true
 	if full || it.close {
 		c.signal()
 	}
@@ -551,11 +562,12 @@ func (c *conn) read(it *item, body []byte) {
 // is woken even though more requests are buffered.
 const flushAt = 64 << 10
 
-// complete answers a pipeline item after the applier has applied it.
-// Called by the applier with treeMu held.
+// complete answers a pipeline item after the applier has applied it; the
+// writer is woken at the end of the applier's batch. Called by the applier
+// with treeMu held.
 func (c *conn) complete(p *proposal, zxid int64, res *tree.Result) {
+	c.s.wakeLater(c)
 	c.mu.Lock()
-	defer c.signal()
 	defer c.mu.Unlock()
 	if c.closed {
 		return

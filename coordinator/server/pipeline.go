@@ -193,6 +193,7 @@ func (s *Server) applyLoop() {
 			notes = s.applyOne(pr, notes[:0])
 		}
 		s.treeMu.Unlock()
+		s.wakeWriters()
 		if s.ens != nil {
 			s.ens.applied()
 		}
@@ -202,6 +203,27 @@ func (s *Server) applyLoop() {
 			s.snapshot()
 		}
 	}
+}
+
+// wakeLater marks c's writer to be woken once the applier finishes its
+// batch: a connection with several replies in one batch then sends them in
+// one write, and its writer is not woken while the applier is still adding
+// to its buffer. Only the applier calls it.
+func (s *Server) wakeLater(c *conn) {
+	if !c.wakeQueued {
+		c.wakeQueued = true
+		s.toWake = append(s.toWake, c)
+	}
+}
+
+// wakeWriters wakes the writers wakeLater marked. Only the applier calls it.
+func (s *Server) wakeWriters() {
+	for _, c := range s.toWake {
+		c.wakeQueued = false
+		c.signal()
+	}
+	clear(s.toWake)
+	s.toWake = s.toWake[:0]
 }
 
 // applyOne applies one proposal. treeMu must be held for writing.

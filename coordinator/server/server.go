@@ -75,6 +75,8 @@ type Server struct {
 	treeMu sync.RWMutex
 	tree   *tree.Tree
 
+	toWake []*conn // the applier's: writers to wake after its batch
+
 	wal     *wal.WAL
 	watches *watches
 	tracker *tracker
