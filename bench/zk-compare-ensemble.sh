@@ -18,6 +18,7 @@
 #   KZOO      kzoo binary [built from this checkout into the temp dir]
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
 #   SYSTEMS [zookeeper kzoo]  ROUNDS [3]  OPS [20000]  SESSIONS [16]  INFLIGHT [4]
+#   CLIENT [pipelined]  zk-bench's --client (pipelined, kzoo or go-zookeeper)
 #   VALUE_SIZE [100]  PHASES [create,set,get]  FAILOVER_ROUNDS [5]  TICK_MS [2000]
 #   KEEP_WORK=1 keeps the temp dir (logs, data)
 set -euo pipefail
@@ -29,6 +30,7 @@ ROUNDS=${ROUNDS:-3}
 OPS=${OPS:-20000}
 SESSIONS=${SESSIONS:-16}
 INFLIGHT=${INFLIGHT:-4}
+CLIENT=${CLIENT:-pipelined}
 VALUE_SIZE=${VALUE_SIZE:-100}
 PHASES=${PHASES:-create,set,get}
 FAILOVER_ROUNDS=${FAILOVER_ROUNDS:-5}
@@ -195,7 +197,7 @@ for sys in $SYSTEMS; do
 	wait_quorum "$sys"
 	servers=$(servers_of "$sys")
 	for round in $(seq "$ROUNDS"); do
-		out=$("${BENCH[@]}" --servers "$servers" --spread --sessions "$SESSIONS" --inflight "$INFLIGHT" \
+		out=$("${BENCH[@]}" --servers "$servers" --spread --client "$CLIENT" --sessions "$SESSIONS" --inflight "$INFLIGHT" \
 			--value-size "$VALUE_SIZE" --ops "$OPS" --phases "$PHASES") || die "zk-bench against the $sys ensemble failed: $out"
 		echo "$out" | sed -n "s/^phase=/round=$round server=$sys phase=/p" | tee -a "$RESULTS" >&2
 	done

@@ -10,8 +10,10 @@
 # Environment (defaults in brackets):
 #   KZOO      kzoo binary [bin/kzoo, built into a temp dir if missing]
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
-#   ROUNDS [3]  OPS [20000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
+#   ROUNDS [3]  OPS [50000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
 #   PHASES [create,set,get]  KEEP_WORK=1 keeps the temp dir (logs, data)
+#   CLIENT [pipelined]  zk-bench's --client: pipelined (lean, asynchronous),
+#          kzoo or go-zookeeper; the same client loads both servers
 #
 # zk-compare.sh --ensemble runs bench/zk-compare-ensemble.sh instead: both as
 # 3-node ensembles, the same phases with sessions spread over the servers,
@@ -26,9 +28,10 @@ fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ZKSERVER=${ZKSERVER:-/usr/share/zookeeper/bin/zkServer.sh}
 ROUNDS=${ROUNDS:-3}
-OPS=${OPS:-20000}
+OPS=${OPS:-50000}
 SESSIONS=${SESSIONS:-16}
 INFLIGHT=${INFLIGHT:-4}
+CLIENT=${CLIENT:-pipelined}
 VALUE_SIZE=${VALUE_SIZE:-100}
 PHASES=${PHASES:-create,set,get}
 
@@ -136,7 +139,7 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 run_one() { # name port round
 	local out
-	out=$("${BENCH[@]}" --servers "127.0.0.1:$2" --sessions "$SESSIONS" --inflight "$INFLIGHT" \
+	out=$("${BENCH[@]}" --servers "127.0.0.1:$2" --client "$CLIENT" --sessions "$SESSIONS" --inflight "$INFLIGHT" \
 		--value-size "$VALUE_SIZE" --ops "$OPS" --phases "$PHASES") || die "zk-bench against $1 failed: $out"
 	echo "$out" | sed -n "s/^phase=/round=$3 server=$1 phase=/p" | tee -a "$RESULTS" >&2
 }

@@ -256,14 +256,15 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, round int) (Failover
 		return r, fmt.Errorf("zk-bench: round %d: %w", round, err)
 	}
 	r.Killed = cfg.Servers[leader]
-	conns, err := connect(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout,
+	// go-zookeeper, whose reconnect pause the round can shorten.
+	conns, err := connectGoZookeeper(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout,
 		reconnectBackoff: failoverReconnectBackoff})
 	if err != nil {
 		return r, err
 	}
-	c := conns[0]
-	defer c.Close()
-	base, err := makeBase(c, cfg.Root)
+	defer conns[0].close()
+	c := conns[0].(goZkConn).c
+	base, err := makeBase(conns[0], cfg.Root)
 	if err != nil {
 		return r, err
 	}

@@ -1,7 +1,8 @@
 // Package zkbench owns the zk-bench load generator: it drives any ZooKeeper
 // 3.x wire-compatible ensemble (kzoo's coordinator or Apache ZooKeeper)
-// through go-zookeeper/zk with many sessions and many outstanding requests
-// per session, in phases (create, set, get, delete), and reports each
+// with a pipelined asynchronous client, kzoo's own client or go-zookeeper/zk
+// (--client) with many
+// sessions and many outstanding requests per session, in phases (create, set, get, delete), and reports each
 // phase's throughput and latency percentiles. With --failover it instead
 // measures how long an ensemble takes to acknowledge writes again after its
 // leader is killed.
@@ -17,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -26,7 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,6 +46,9 @@ type Config struct {
 	// Spread pins session i to server i mod len(Servers) instead of letting
 	// each session pick any.
 	Spread bool
+	// Client is the client generating the load, one of Clients (default
+	// "pipelined").
+	Client string
 
 	// reconnectBackoff, when set, replaces go-zookeeper's one-second pause
 	// after a full pass over the servers fails with this one.
@@ -95,6 +97,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "root", Value: "/zk-bench", Usage: "parent znode of every run's subtree"},
 			&cli.BoolFlag{Name: "keep", Usage: "leave the run's znodes behind"},
 			&cli.DurationFlag{Name: "session-timeout", Value: 10 * time.Second},
+			&cli.StringFlag{Name: "client", Value: "pipelined", Usage: "client generating the load: " + strings.Join(Clients, ", ")},
 			&cli.BoolFlag{Name: "spread", Usage: "pin session i to server i mod n of --servers, spreading sessions evenly over an ensemble"},
 			&cli.BoolFlag{Name: "failover", Usage: "instead of the phases, measure leader failover: kill -9 the leader while writing, --rounds times"},
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "--failover: leader kills"},
@@ -118,6 +121,7 @@ func Command() *cli.Command {
 				Keep:           c.Bool("keep"),
 				SessionTimeout: c.Duration("session-timeout"),
 				Spread:         c.Bool("spread"),
+				Client:         c.String("client"),
 			}
 			out := c.App.Writer
 			if out == nil {
@@ -188,6 +192,12 @@ func (cfg *Config) validate() error {
 	case !strings.HasPrefix(cfg.Root, "/") || (len(cfg.Root) > 1 && strings.HasSuffix(cfg.Root, "/")):
 		return fmt.Errorf("zk-bench: --root %q is not an absolute znode path", cfg.Root)
 	}
+	if cfg.Client == "" {
+		cfg.Client = "pipelined"
+	}
+	if !slices.Contains(Clients, cfg.Client) {
+		return fmt.Errorf("zk-bench: unknown --client %q, want one of %s", cfg.Client, strings.Join(Clients, ","))
+	}
 	if len(cfg.Phases) == 0 {
 		return errors.New("zk-bench: --phases is empty")
 	}
@@ -216,7 +226,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 	}
 	defer func() {
 		for _, c := range conns {
-			c.Close()
+			c.close()
 		}
 	}()
 	base, err := makeBase(conns[0], cfg.Root)
@@ -231,8 +241,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 	for i := range value {
 		value[i] = byte('a' + rand.IntN(26))
 	}
-	fmt.Fprintf(out, "zk-bench servers=%s sessions=%d inflight=%d value_size=%d ops=%d base=%s\n",
-		strings.Join(cfg.Servers, ","), cfg.Sessions, cfg.Inflight, cfg.ValueSize, cfg.Ops, base)
+	fmt.Fprintf(out, "zk-bench servers=%s client=%s sessions=%d inflight=%d value_size=%d ops=%d base=%s\n",
+		strings.Join(cfg.Servers, ","), cfg.Client, cfg.Sessions, cfg.Inflight, cfg.ValueSize, cfg.Ops, base)
 
 	var results []Result
 	deleted := false
@@ -240,97 +250,50 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 		if err := ctx.Err(); err != nil {
 			return results, err
 		}
-		var op func(c *zk.Conn, key string) error
+		var op func(c benchConn, key string) error
 		switch phase {
 		case "create":
-			op = func(c *zk.Conn, key string) error {
-				_, err := c.Create(key, value, 0, zk.WorldACL(zk.PermAll))
-				return err
-			}
+			op = func(c benchConn, key string) error { return c.create(key, value) }
 			deleted = false
 		case "set":
-			op = func(c *zk.Conn, key string) error { _, err := c.Set(key, value, -1); return err }
+			op = func(c benchConn, key string) error { return c.set(key, value) }
 		case "get":
-			op = func(c *zk.Conn, key string) error {
-				b, _, err := c.Get(key)
+			op = func(c benchConn, key string) error {
+				b, err := c.get(key)
 				if err == nil && len(b) != len(value) {
 					err = fmt.Errorf("get %s: %d bytes, want %d", key, len(b), len(value))
 				}
 				return err
 			}
 		case "delete":
-			op = func(c *zk.Conn, key string) error { return c.Delete(key, -1) }
+			op = func(c benchConn, key string) error { return c.delete(key) }
 			deleted = true
 		}
-		r := runPhase(ctx, phase, conns, cfg.Inflight, keys, op)
+		var r Result
+		if cfg.Client == "pipelined" {
+			r = runPhasePipelined(ctx, phase, conns, cfg.Inflight, keys, phaseRequests(phase, value))
+		} else {
+			r = runPhase(ctx, phase, conns, cfg.Inflight, keys, op)
+		}
 		fmt.Fprintln(out, r.String())
 		results = append(results, r)
 	}
 	if !cfg.Keep {
-		if !deleted {
-			runPhase(ctx, "cleanup", conns, cfg.Inflight, keys, func(c *zk.Conn, key string) error {
-				if err := c.Delete(key, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if !deleted && cfg.Client == "pipelined" {
+			runPhasePipelined(ctx, "cleanup", conns, cfg.Inflight, keys, phaseRequests("cleanup", value))
+		} else if !deleted {
+			runPhase(ctx, "cleanup", conns, cfg.Inflight, keys, func(c benchConn, key string) error {
+				if err := c.delete(key); err != nil && !isNoNode(err) {
 					return err
 				}
 				return nil
 			})
 		}
-		if err := conns[0].Delete(base, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err := conns[0].delete(base); err != nil && !isNoNode(err) {
 			return results, fmt.Errorf("zk-bench: remove %s: %w", base, err)
 		}
 	}
 	return results, nil
-}
-
-// connect opens the sessions and waits until each has one.
-func connect(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
-	quiet := zk.WithLogger(log.New(io.Discard, "", 0))
-	conns := make([]*zk.Conn, 0, cfg.Sessions)
-	fail := func(err error) ([]*zk.Conn, error) {
-		for _, c := range conns {
-			c.Close()
-		}
-		return nil, err
-	}
-	events := make([]<-chan zk.Event, 0, cfg.Sessions)
-	for i := 0; i < cfg.Sessions; i++ {
-		hosts := zk.WithHostProvider(&zk.DNSHostProvider{})
-		if cfg.reconnectBackoff > 0 {
-			hosts = zk.WithHostProvider(&backoffHostProvider{backoff: cfg.reconnectBackoff})
-		}
-		c, ev, err := zk.Connect(sessionServers(cfg, i), cfg.SessionTimeout, quiet, zk.WithLogInfo(false), hosts)
-		if err != nil {
-			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
-		}
-		conns = append(conns, c)
-		events = append(events, ev)
-	}
-	deadline := time.NewTimer(cfg.SessionTimeout)
-	defer deadline.Stop()
-	for i, ev := range events {
-	wait:
-		for {
-			select {
-			case e := <-ev:
-				if e.State == zk.StateHasSession {
-					break wait
-				}
-				if e.State == zk.StateAuthFailed || e.State == zk.StateExpired {
-					return fail(fmt.Errorf("zk-bench: session %d to %s: %s", i, strings.Join(cfg.Servers, ","), e.State))
-				}
-			case <-deadline.C:
-				return fail(fmt.Errorf("zk-bench: no session with %s within %s", strings.Join(cfg.Servers, ","), cfg.SessionTimeout))
-			case <-ctx.Done():
-				return fail(ctx.Err())
-			}
-		}
-		// Keep draining so the library never blocks on its event channel.
-		go func() {
-			for range ev {
-			}
-		}()
-	}
-	return conns, nil
 }
 
 // sessionServers is the server list session i connects to: all of them
@@ -344,14 +307,14 @@ func sessionServers(cfg Config, i int) []string {
 }
 
 // makeBase creates root (if missing) and a fresh child for this run.
-func makeBase(c *zk.Conn, root string) (string, error) {
+func makeBase(c benchConn, root string) (string, error) {
 	if root != "/" {
-		if _, err := c.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if err := c.create(root, nil); err != nil && !isNodeExists(err) {
 			return "", fmt.Errorf("zk-bench: create %s: %w", root, err)
 		}
 	}
 	prefix := strings.TrimSuffix(root, "/") + "/run-"
-	base, err := c.Create(prefix, nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	base, err := c.createSequential(prefix)
 	if err != nil {
 		return "", fmt.Errorf("zk-bench: create %s: %w", prefix, err)
 	}
@@ -360,7 +323,7 @@ func makeBase(c *zk.Conn, root string) (string, error) {
 
 // runPhase spreads keys over len(conns)*inflight workers, each taking the
 // next key until none is left, and times every request.
-func runPhase(ctx context.Context, phase string, conns []*zk.Conn, inflight int, keys []string, op func(*zk.Conn, string) error) Result {
+func runPhase(ctx context.Context, phase string, conns []benchConn, inflight int, keys []string, op func(benchConn, string) error) Result {
 	lat := make([]time.Duration, len(keys))
 	var next, errs atomic.Int64
 	var firstErr atomic.Pointer[error]
@@ -389,13 +352,19 @@ func runPhase(ctx context.Context, phase string, conns []*zk.Conn, inflight int,
 		}
 	}
 	wg.Wait()
-	r := Result{Phase: phase, Ops: len(keys), Errors: int(errs.Load()), Elapsed: time.Since(start)}
-	if done := int(min(next.Load(), int64(len(keys)))); done < len(keys) {
-		r.Ops = done
-		lat = lat[:done]
+	return phaseResult(phase, keys, lat, start, next.Load(), errs.Load(), firstErr.Load())
+}
+
+// phaseResult sums up a phase: keys handed out (done, possibly past the
+// end), errors, and the latencies of the requests that ran.
+func phaseResult(phase string, keys []string, lat []time.Duration, start time.Time, done, errs int64, firstErr *error) Result {
+	r := Result{Phase: phase, Ops: len(keys), Errors: int(errs), Elapsed: time.Since(start)}
+	if n := int(min(done, int64(len(keys)))); n < len(keys) {
+		r.Ops = n
+		lat = lat[:n]
 	}
-	if p := firstErr.Load(); p != nil {
-		r.FirstErr = *p
+	if firstErr != nil {
+		r.FirstErr = *firstErr
 	}
 	r.P50, r.P99 = percentile(lat, 50), percentile(lat, 99)
 	return r

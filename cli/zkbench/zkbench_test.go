@@ -71,6 +71,7 @@ func TestZKBenchValidate(t *testing.T) {
 		{name: "trailing slash", edit: func(c *Config) { c.Root = "/b/" }, error: `--root "/b/"`},
 		{name: "unknown phase", edit: func(c *Config) { c.Phases = []string{"create", "scan"} }, error: `unknown phase "scan"`},
 		{name: "no phases", edit: func(c *Config) { c.Phases = nil }, error: "--phases"},
+		{name: "unknown client", edit: func(c *Config) { c.Client = "curl" }, error: `unknown --client "curl"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good()
@@ -133,29 +134,43 @@ func TestZKBenchAgainstZooKeeper(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 
-	var out bytes.Buffer
-	results, err := Run(ctx, Config{
-		Servers: []string{addr}, Sessions: 4, Inflight: 3, ValueSize: 64, Ops: 300,
-		Root: "/bench", Phases: Phases,
-	}, &out)
-	require.NoError(t, err)
-	require.Len(t, results, len(Phases))
-	for i, r := range results {
-		require.Equal(t, Phases[i], r.Phase)
-		require.Equal(t, 300, r.Ops)
-		require.Zero(t, r.Errors, "%s: %v", r.Phase, r.FirstErr)
-		require.Positive(t, r.OpsPerSec())
-		require.Positive(t, r.P50)
-		require.LessOrEqual(t, r.P50, r.P99)
-		require.Contains(t, out.String(), "phase="+r.Phase+" ops=300 errors=0")
-	}
-
 	c, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogger(log.New(io.Discard, "", 0)), zk.WithLogInfo(false))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	kids, _, err := c.Children("/bench")
-	require.NoError(t, err)
-	require.Empty(t, kids, "the run's subtree is removed")
+	for _, client := range Clients {
+		t.Run(client, func(t *testing.T) {
+			var out bytes.Buffer
+			results, err := Run(ctx, Config{
+				Servers: []string{addr}, Sessions: 4, Inflight: 3, ValueSize: 64, Ops: 300,
+				Root: "/bench", Phases: Phases, Client: client,
+			}, &out)
+			require.NoError(t, err)
+			require.Contains(t, out.String(), "client="+client+" ")
+			require.Len(t, results, len(Phases))
+			for i, r := range results {
+				require.Equal(t, Phases[i], r.Phase)
+				require.Equal(t, 300, r.Ops)
+				require.Zero(t, r.Errors, "%s: %v", r.Phase, r.FirstErr)
+				require.Positive(t, r.OpsPerSec())
+				require.Positive(t, r.P50)
+				require.LessOrEqual(t, r.P50, r.P99)
+				require.Contains(t, out.String(), "phase="+r.Phase+" ops=300 errors=0")
+			}
+			kids, _, err := c.Children("/bench")
+			require.NoError(t, err)
+			require.Empty(t, kids, "the run's subtree is removed")
+
+			// Without a delete phase the cleanup removes what create made.
+			_, err = Run(ctx, Config{
+				Servers: []string{addr}, Sessions: 2, Inflight: 2, ValueSize: 8, Ops: 40,
+				Root: "/bench", Phases: []string{"create", "get"}, Client: client,
+			}, io.Discard)
+			require.NoError(t, err)
+			kids, _, err = c.Children("/bench")
+			require.NoError(t, err)
+			require.Empty(t, kids, "the run's subtree is removed")
+		})
+	}
 
 	// --keep through the command line leaves every created znode, with its value.
 	var cmdOut bytes.Buffer
@@ -163,7 +178,7 @@ func TestZKBenchAgainstZooKeeper(t *testing.T) {
 	require.NoError(t, app.RunContext(ctx, []string{"kzoo", "zk-bench", "--servers", addr, "--sessions", "2",
 		"--inflight", "2", "--ops", "50", "--value-size", "10", "--phases", "create,get", "--root", "/bench", "--keep"}))
 	require.Contains(t, cmdOut.String(), "phase=get ops=50 errors=0")
-	kids, _, err = c.Children("/bench")
+	kids, _, err := c.Children("/bench")
 	require.NoError(t, err)
 	require.Len(t, kids, 1)
 	keys, _, err := c.Children("/bench/" + kids[0])
@@ -177,5 +192,6 @@ func TestZKBenchAgainstZooKeeper(t *testing.T) {
 	err = app.RunContext(ctx, []string{"kzoo", "zk-bench", "--servers", addr, "--sessions", "1", "--ops", "5",
 		"--phases", "set", "--root", "/bench"})
 	require.Error(t, err)
-	require.True(t, strings.Contains(err.Error(), "node does not exist"), err.Error())
+	require.True(t, isNoNode(err), err.Error())
+	require.True(t, strings.Contains(err.Error(), "NoNode"), err.Error())
 }
