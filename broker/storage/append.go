@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,6 +29,7 @@ type batchMeta struct {
 	epoch          int32
 	maxTs, maxTsOf int64
 	count          int32
+	recoded        []byte // validateAppend: the batch recompressed to compression.type, nil when stored as received
 }
 
 // AppendLeader validates a produce request's records field and appends it,
@@ -147,8 +147,10 @@ func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []bat
 		}
 		records = v2
 	}
+	sc := getScratch()
+	defer sc.release()
 	var metas []batchMeta
-	var recoded [][]byte // per batch: a recompressed copy, or nil when stored as received
+	recode := false
 	for pos := 0; pos < len(records); {
 		size, err := frameBatch(records[pos:])
 		if err != nil {
@@ -161,34 +163,30 @@ func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []bat
 		if size > cfg.MaxMessageBytes && !legacy {
 			return nil, nil, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", kerr.MessageTooLarge, size, cfg.MaxMessageBytes)
 		}
-		info, err := validateClientBatch(b, cfg.compacted(), coordinator)
+		info, raw, err := validateClientBatch(b, cfg.compacted(), coordinator, sc)
 		if err != nil {
 			return nil, nil, err
 		}
 		h := parseHeader(b)
-		var nb []byte
+		m := batchMeta{pos: pos, size: size, count: h.count,
+			last: int64(h.lastOffsetDelta), maxTs: info.maxTimestamp, maxTsOf: int64(info.offsetOfMaxTs)}
 		if tc := cfg.targetCodec(); tc >= 0 && tc != h.codec() {
-			raw, err := batchRecords(b)
-			if err != nil {
+			if m.recoded, err = encodeBatch(h, tc, raw); err != nil {
 				return nil, nil, err
 			}
-			if nb, err = encodeBatch(h, tc, raw); err != nil {
-				return nil, nil, err
-			}
+			recode = true
 		}
-		recoded = append(recoded, nb)
-		metas = append(metas, batchMeta{pos: pos, size: size, count: h.count,
-			last: int64(h.lastOffsetDelta), maxTs: info.maxTimestamp, maxTsOf: int64(info.offsetOfMaxTs)})
+		metas = append(metas, m)
 		pos += size
 	}
-	if slices.ContainsFunc(recoded, func(b []byte) bool { return b != nil }) {
+	if recode {
 		var out []byte
 		for i, m := range metas {
-			b := recoded[i]
+			b := m.recoded
 			if b == nil {
 				b = records[m.pos : m.pos+m.size]
 			}
-			metas[i].pos, metas[i].size = len(out), len(b)
+			metas[i].pos, metas[i].size, metas[i].recoded = len(out), len(b), nil
 			out = append(out, b...)
 		}
 		records = out

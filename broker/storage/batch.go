@@ -125,100 +125,152 @@ type record struct {
 	headers     [][2][]byte
 }
 
-type recReader struct {
-	b   []byte
-	err error
-}
-
-func (r *recReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: malformed varint in record", kerr.CorruptMessage)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recReader) varint32() int32 {
-	v := r.varint()
-	if r.err == nil && (v < math.MinInt32 || v > math.MaxInt32) {
-		r.err = fmt.Errorf("%w: varint %d out of int32 range", kerr.CorruptMessage, v)
-	}
-	return int32(v)
-}
-
-func (r *recReader) bytes() []byte {
-	n := r.varint32()
-	if r.err != nil || n < 0 {
-		return nil
-	}
-	if int(n) > len(r.b) {
-		r.err = fmt.Errorf("%w: record field of %d bytes overruns record", kerr.CorruptMessage, n)
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	if v == nil {
-		v = []byte{}
-	}
-	return v
-}
-
-// walkRecords decodes exactly count records from data (the uncompressed
-// records section of a batch), calling fn for each; headers are decoded
-// only when withHeaders is set.
-func walkRecords(data []byte, count int32, withHeaders bool, fn func(*record) error) error {
-	var rec record
-	for i := int32(0); i < count; i++ {
-		r := recReader{b: data}
-		length := r.varint32()
-		if r.err != nil {
-			return r.err
-		}
-		if length < 0 || int(length) > len(r.b) {
-			return fmt.Errorf("%w: record %d length %d overruns batch (%d bytes left)", kerr.CorruptMessage, i, length, len(r.b))
-		}
-		data = r.b[length:]
-		r.b = r.b[:length]
-		if len(r.b) < 1 {
-			return fmt.Errorf("%w: record %d is empty", kerr.CorruptMessage, i)
-		}
-		rec.attrs = int8(r.b[0])
-		r.b = r.b[1:]
-		rec.tsDelta = r.varint()
-		rec.offsetDelta = r.varint32()
-		rec.key = r.bytes()
-		rec.value = r.bytes()
-		nh := r.varint32()
-		if r.err == nil && (nh < 0 || int(nh) > len(r.b)) {
-			return fmt.Errorf("%w: record %d header count %d", kerr.CorruptMessage, i, nh)
-		}
-		rec.headers = rec.headers[:0]
-		for h := int32(0); h < nh && r.err == nil; h++ {
-			hk := r.bytes()
-			hv := r.bytes()
-			if withHeaders {
-				rec.headers = append(rec.headers, [2][]byte{hk, hv})
+// varint decodes the zig-zag varint at the start of b and returns it with
+// its length, or n <= 0 when b does not start with one. It accepts exactly
+// what binary.Varint accepts, with the same value and length
+// (FuzzStorageVarint compares the two; only the n of a rejected input may
+// differ), but is small enough to be inlined into the record walker, which
+// decodes five or more varints per record, most one or two bytes long.
+func varint(b []byte) (v int64, n int) {
+	var u uint64
+	var s uint
+	for i, c := range b {
+		if c < 0x80 {
+			if i >= binary.MaxVarintLen64-1 && (i > binary.MaxVarintLen64-1 || c > 1) {
+				return 0, -(i + 1) // overflows 64 bits
 			}
+			u |= uint64(c) << (s & 63)
+			return int64(u>>1) ^ -int64(u&1), i + 1
 		}
-		if r.err != nil {
-			return fmt.Errorf("record %d: %w", i, r.err)
+		u |= uint64(c&0x7f) << (s & 63) // past 63 only on the way to the overflow above
+		s += 7
+	}
+	return 0, 0
+}
+
+// field splits a length-prefixed field off b, given its length l and the
+// length n of that length's varint: nil for a negative length (null),
+// non-nil otherwise. ok is false when the varint was malformed (n <= 0) or
+// l is out of int32 range or overruns b.
+func field(b []byte, l int64, n int) (f, rest []byte, ok bool) {
+	if n <= 0 || l > int64(len(b)-n) || l < math.MinInt32 {
+		return nil, b, false
+	}
+	b = b[n:]
+	if l < 0 {
+		return nil, b, true
+	}
+	return b[:l:l], b[l:], true
+}
+
+// recIter walks exactly count records of data (the uncompressed records
+// section of a batch): each next decodes one into rec, which stays valid
+// until the following next. Headers are decoded only when withHeaders is
+// set (else skipped, but still checked). After next returns false, err is
+// nil only if all count records parsed and nothing followed them. It is the
+// one record decoder: validation, compaction, down-conversion and lookups
+// all walk with it.
+type recIter struct {
+	data        []byte
+	count, i    int32
+	withHeaders bool
+	rec         record
+	err         error
+}
+
+func (it *recIter) next() bool {
+	if it.err != nil {
+		return false
+	}
+	if it.i >= it.count {
+		if len(it.data) != 0 {
+			it.err = fmt.Errorf("%w: %d bytes after the batch's %d records", kerr.CorruptMessage, len(it.data), it.count)
 		}
-		if len(r.b) != 0 {
-			return fmt.Errorf("%w: record %d has %d bytes past its fields", kerr.CorruptMessage, i, len(r.b))
+		return false
+	}
+	b := it.data
+	length, n := varint(b)
+	if n <= 0 || length < 0 || length > int64(len(b)-n) {
+		return it.fail("length", nil)
+	}
+	it.data = b[n+int(length):]
+	b = b[n : n+int(length)]
+	if len(b) < 1 {
+		return it.fail("attributes", b)
+	}
+	rec := &it.rec
+	rec.attrs = int8(b[0])
+	b = b[1:]
+	if rec.tsDelta, n = varint(b); n <= 0 {
+		return it.fail("timestamp delta", b)
+	}
+	b = b[n:]
+	od, n := varint(b)
+	if n <= 0 || od != int64(int32(od)) {
+		return it.fail("offset delta", b)
+	}
+	rec.offsetDelta = int32(od)
+	b = b[n:]
+	var ok bool
+	l, n := varint(b)
+	if rec.key, b, ok = field(b, l, n); !ok {
+		return it.fail("key", b)
+	}
+	l, n = varint(b)
+	if rec.value, b, ok = field(b, l, n); !ok {
+		return it.fail("value", b)
+	}
+	nh, n := varint(b)
+	if n <= 0 || nh < 0 || nh > int64(len(b)-n) {
+		return it.fail("header count", b)
+	}
+	b = b[n:]
+	rec.headers = rec.headers[:0]
+	for h := int64(0); h < nh; h++ {
+		var hk, hv []byte
+		l, n = varint(b)
+		if hk, b, ok = field(b, l, n); !ok {
+			return it.fail("header key", b)
 		}
-		if err := fn(&rec); err != nil {
+		l, n = varint(b)
+		if hv, b, ok = field(b, l, n); !ok {
+			return it.fail("header value", b)
+		}
+		if it.withHeaders {
+			rec.headers = append(rec.headers, [2][]byte{hk, hv})
+		}
+	}
+	if len(b) != 0 {
+		return it.fail("end", b)
+	}
+	it.i++
+	return true
+}
+
+// fail records why record it.i does not parse; rest is what was left of
+// the record where field should have been.
+func (it *recIter) fail(field string, rest []byte) bool {
+	switch field {
+	case "length":
+		it.err = fmt.Errorf("%w: record %d: malformed length or overruns the batch (%d bytes left)", kerr.CorruptMessage, it.i, len(it.data))
+	case "end":
+		it.err = fmt.Errorf("%w: record %d has %d bytes past its fields", kerr.CorruptMessage, it.i, len(rest))
+	default:
+		it.err = fmt.Errorf("%w: record %d: %s is missing, malformed or overruns the record (%d bytes left)", kerr.CorruptMessage, it.i, field, len(rest))
+	}
+	return false
+}
+
+// walkRecords walks data with a recIter, calling fn for each record and
+// stopping at fn's first error.
+func walkRecords(data []byte, count int32, withHeaders bool, fn func(*record) error) error {
+	it := recIter{data: data, count: count, withHeaders: withHeaders}
+	for it.next() {
+		if err := fn(&it.rec); err != nil {
 			return err
 		}
 	}
-	if len(data) != 0 {
-		return fmt.Errorf("%w: %d bytes after the batch's %d records", kerr.CorruptMessage, len(data), count)
-	}
-	return nil
+	return it.err
 }
 
 // appendRecord encodes one v2 record.
@@ -289,36 +341,41 @@ type batchInfo struct {
 // the way Kafka's LogValidator does: offset range and count agree, no control
 // batches, idempotent batches carry a sequence, every record parses, its
 // offset delta is its index, and a compacted topic's records have keys.
-// Compressed batches are inflated for this and only for this.
-func validateClientBatch(b []byte, compacted, allowControl bool) (batchInfo, error) {
+// Compressed batches are inflated for this into sc, and the records section
+// is returned (valid until sc is used again) so a recompression need not
+// inflate twice; b itself is not changed.
+func validateClientBatch(b []byte, compacted, allowControl bool, sc *scratch) (batchInfo, []byte, error) {
 	h := parseHeader(b)
 	info := batchInfo{maxTimestamp: -1, offsetOfMaxTs: -1, compressedSize: len(b)}
 	if h.lastOffsetDelta < 0 || h.count <= 0 || int64(h.lastOffsetDelta)+1 != int64(h.count) {
-		return info, fmt.Errorf("%w: batch has last offset delta %d but %d records", kerr.InvalidRecord, h.lastOffsetDelta, h.count)
+		return info, nil, fmt.Errorf("%w: batch has last offset delta %d but %d records", kerr.InvalidRecord, h.lastOffsetDelta, h.count)
 	}
 	if h.control() && !allowControl {
-		return info, fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
+		return info, nil, fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
 	}
 	if h.producerID >= 0 && h.baseSequence < 0 && !h.control() {
-		return info, fmt.Errorf("%w: producer id %d with base sequence %d", kerr.InvalidRecord, h.producerID, h.baseSequence)
+		return info, nil, fmt.Errorf("%w: producer id %d with base sequence %d", kerr.InvalidRecord, h.producerID, h.baseSequence)
 	}
-	raw, err := batchRecords(b)
+	raw, err := inflate(sc.b, h.codec(), b[batchHeaderSize:h.size()], false)
 	if err != nil {
-		return info, err
+		return info, nil, err
 	}
-	var i int32
-	err = walkRecords(raw, h.count, false, func(r *record) error {
+	sc.keep(raw, h.codec())
+	it := recIter{data: raw, count: h.count}
+	for it.next() {
+		r, i := &it.rec, it.i-1
 		if r.offsetDelta != i {
-			return fmt.Errorf("%w: record %d has offset delta %d", kerr.InvalidRecord, i, r.offsetDelta)
+			return info, nil, fmt.Errorf("%w: record %d has offset delta %d", kerr.InvalidRecord, i, r.offsetDelta)
 		}
 		if compacted && r.key == nil {
-			return fmt.Errorf("%w: compacted topic cannot accept a record without key", kerr.InvalidRecord)
+			return info, nil, fmt.Errorf("%w: compacted topic cannot accept a record without key", kerr.InvalidRecord)
 		}
 		if ts := h.firstTimestamp + r.tsDelta; ts > info.maxTimestamp || info.offsetOfMaxTs < 0 {
 			info.maxTimestamp, info.offsetOfMaxTs = ts, i
 		}
-		i++
-		return nil
-	})
-	return info, err
+	}
+	if it.err != nil {
+		return info, nil, it.err
+	}
+	return info, raw, nil
 }

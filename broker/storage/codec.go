@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -63,31 +64,36 @@ func zstdEncoder() *zstd.Encoder {
 	return zstdEnc
 }
 
-// decompress inflates src written with codec. legacyLz4 selects the magic 0
-// framing whose header checksum Kafka computed over the magic bytes too
-// (KAFKA-3160). Errors wrap kerr.CorruptMessage, or
-// kerr.UnsupportedCompressionType for an unknown codec.
+// decompress inflates src written with codec into a new buffer (src itself
+// for codecNone). legacyLz4 selects the magic 0 framing whose header
+// checksum Kafka computed over the magic bytes too (KAFKA-3160). Errors wrap
+// kerr.CorruptMessage, or kerr.UnsupportedCompressionType for an unknown
+// codec.
 func decompress(codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
+	return inflate(nil, codec, src, legacyLz4)
+}
+
+// inflate is decompress writing into dst[:0] instead of a new buffer: the
+// result aliases dst when it fits in dst's capacity and is a grown copy
+// otherwise. For codecNone it returns src itself and leaves dst alone.
+func inflate(dst []byte, codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
+	dst = dst[:0]
 	var out []byte
 	var err error
 	switch codec {
 	case codecNone:
 		return src, nil
 	case codecGzip:
-		var zr *gzip.Reader
-		zr, err = gzip.NewReader(bytes.NewReader(src))
-		if err == nil {
-			out, err = readBounded(zr)
-		}
+		out, err = inflateGzip(dst, src)
 	case codecSnappy:
-		out, err = decodeSnappy(src)
+		out, err = decodeSnappy(dst, src)
 	case codecLz4:
 		if legacyLz4 {
 			src = fixLegacyLz4Header(src)
 		}
-		out, err = readBounded(lz4.NewReader(bytes.NewReader(src)))
+		out, err = inflateLz4(dst, src)
 	case codecZstd:
-		out, err = zstdDecoder().DecodeAll(src, nil)
+		out, err = zstdDecoder().DecodeAll(src, dst)
 		if err == nil && len(out) > maxDecompressed {
 			err = errDecompressedTooLarge
 		}
@@ -100,25 +106,101 @@ func decompress(codec int8, src []byte, legacyLz4 bool) ([]byte, error) {
 	return out, nil
 }
 
-func readBounded(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(maxDecompressed)+1))
-	if err != nil {
-		return nil, err
+// scratch is a reusable inflate buffer; validation takes one from
+// scratchPool per append, so steady producing inflates without allocating.
+type scratch struct{ b []byte }
+
+// scratchKeepMax is the largest buffer returned to the pool; a rare huge
+// batch's buffer is left to the garbage collector instead of staying pinned.
+const scratchKeepMax = 16 << 20
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// keep remembers out as the buffer to reuse when it is a grown inflate
+// result (not src passed through for codecNone).
+func (s *scratch) keep(out []byte, codec int8) {
+	if codec != codecNone && cap(out) > cap(s.b) {
+		s.b = out[:0]
 	}
-	if n > int64(maxDecompressed) {
-		return nil, errDecompressedTooLarge
-	}
-	return buf.Bytes(), nil
 }
 
-// decodeSnappy accepts both raw snappy blocks (librdkafka's default) and the
-// xerial framing Kafka's Java clients write.
-func decodeSnappy(src []byte) ([]byte, error) {
-	if len(src) < 16 || !bytes.Equal(src[:8], xerialMagic) {
-		return decodeSnappyBlock(nil, src)
+func (s *scratch) release() {
+	if cap(s.b) > scratchKeepMax {
+		s.b = nil
 	}
-	var out []byte
+	scratchPool.Put(s)
+}
+
+// gzipState and lz4State are pooled readers with their source, reset per
+// batch instead of allocated.
+type gzipState struct {
+	src bytes.Reader
+	zr  gzip.Reader
+}
+
+type lz4State struct {
+	src bytes.Reader
+	zr  *lz4.Reader
+}
+
+var (
+	gzipPool = sync.Pool{New: func() any { return new(gzipState) }}
+	lz4Pool  = sync.Pool{New: func() any { return &lz4State{zr: lz4.NewReader(nil)} }}
+)
+
+func inflateGzip(dst, src []byte) ([]byte, error) {
+	st := gzipPool.Get().(*gzipState)
+	defer gzipPool.Put(st)
+	st.src.Reset(src)
+	if err := st.zr.Reset(&st.src); err != nil {
+		return nil, err
+	}
+	return readBounded(dst, &st.zr)
+}
+
+func inflateLz4(dst, src []byte) ([]byte, error) {
+	st := lz4Pool.Get().(*lz4State)
+	defer lz4Pool.Put(st)
+	st.src.Reset(src)
+	st.zr.Reset(&st.src)
+	out, err := readBounded(dst, st.zr)
+	st.zr.Reset(nil) // drop the reference to src
+	return out, err
+}
+
+// readBounded appends everything r yields to dst, failing once that passes
+// maxDecompressed bytes.
+func readBounded(dst []byte, r io.Reader) ([]byte, error) {
+	base := len(dst)
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(64<<10, len(dst)-base))
+		}
+		room := dst[len(dst):min(cap(dst), base+maxDecompressed+1)]
+		n, err := r.Read(room)
+		dst = dst[:len(dst)+n]
+		if len(dst)-base > maxDecompressed {
+			return nil, errDecompressedTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// decodeSnappy appends to dst the inflated form of src, accepting both raw
+// snappy blocks (librdkafka's and franz-go's default) and the xerial
+// framing Kafka's Java clients write.
+func decodeSnappy(dst, src []byte) ([]byte, error) {
+	if len(src) < 16 || !bytes.Equal(src[:8], xerialMagic) {
+		return decodeSnappyBlock(dst, src, len(dst))
+	}
+	base := len(dst)
 	for pos := 16; pos < len(src); {
 		if len(src)-pos < 4 {
 			return nil, errors.New("truncated xerial chunk length")
@@ -129,28 +211,36 @@ func decodeSnappy(src []byte) ([]byte, error) {
 			return nil, errors.New("xerial chunk overruns input")
 		}
 		var err error
-		out, err = decodeSnappyBlock(out, src[pos:pos+n])
+		dst, err = decodeSnappyBlock(dst, src[pos:pos+n], base)
 		if err != nil {
 			return nil, err
 		}
 		pos += n
 	}
-	return out, nil
+	return dst, nil
 }
 
-func decodeSnappyBlock(dst, src []byte) ([]byte, error) {
+// decodeSnappyBlock decodes one block straight into dst past its length,
+// failing when dst would then hold more than maxDecompressed bytes past
+// base.
+func decodeSnappyBlock(dst, src []byte, base int) ([]byte, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return nil, err
 	}
-	if n < 0 || len(dst)+n > maxDecompressed {
+	if n < 0 || len(dst)-base+n > maxDecompressed {
 		return nil, errDecompressedTooLarge
 	}
-	block, err := snappy.Decode(make([]byte, n), src)
+	dst = slices.Grow(dst, n)
+	into := dst[len(dst) : len(dst)+n]
+	block, err := snappy.Decode(into, src)
 	if err != nil {
 		return nil, err
 	}
-	return append(dst, block...), nil
+	if n > 0 && &block[0] != &into[0] {
+		copy(into, block) // Decode documents that it uses a large enough dst; in case it did not
+	}
+	return dst[:len(dst)+n], nil
 }
 
 // compress deflates src with codec. Snappy is written in xerial framing,
