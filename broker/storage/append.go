@@ -72,7 +72,9 @@ func (l *Log) appendLeader(records []byte, leaderEpoch int32, nowMs int64, coord
 	l.mu.RUnlock()
 	// validation (and any decompression) runs before the writer lock, so
 	// producers to one partition validate in parallel
-	records, metas, err := validateAppend(records, cfg, coordinator)
+	sc := getScratch()
+	defer sc.release()
+	records, metas, err := validateAppend(records, cfg, coordinator, sc)
 	if err != nil {
 		return res, l.errf(err)
 	}
@@ -131,7 +133,9 @@ func (l *Log) appendLeader(records []byte, leaderEpoch int32, nowMs int64, coord
 
 // validateAppend converts a legacy set, validates every batch and applies
 // compression.type, returning the bytes to store and where each batch is.
-func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []batchMeta, error) {
+// Batches are inflated into sc, and the metas returned live in it: both are
+// valid until sc is released.
+func validateAppend(records []byte, cfg Config, coordinator bool, sc *scratch) ([]byte, []batchMeta, error) {
 	if len(records) == 0 {
 		return nil, nil, nil
 	}
@@ -147,9 +151,7 @@ func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []bat
 		}
 		records = v2
 	}
-	sc := getScratch()
-	defer sc.release()
-	var metas []batchMeta
+	metas := sc.metas[:0]
 	recode := false
 	for pos := 0; pos < len(records); {
 		size, err := frameBatch(records[pos:])
@@ -177,6 +179,7 @@ func validateAppend(records []byte, cfg Config, coordinator bool) ([]byte, []bat
 			recode = true
 		}
 		metas = append(metas, m)
+		sc.metas = metas
 		pos += size
 	}
 	if recode {

@@ -106,9 +106,13 @@ func inflate(dst []byte, codec int8, src []byte, legacyLz4 bool) ([]byte, error)
 	return out, nil
 }
 
-// scratch is a reusable inflate buffer; validation takes one from
-// scratchPool per append, so steady producing inflates without allocating.
-type scratch struct{ b []byte }
+// scratch is what one append reuses from the last: the inflate buffer and
+// the batch list. An append takes one from scratchPool, so steady producing
+// validates without allocating.
+type scratch struct {
+	b     []byte
+	metas []batchMeta
+}
 
 // scratchKeepMax is the largest buffer returned to the pool; a rare huge
 // batch's buffer is left to the garbage collector instead of staying pinned.
@@ -130,6 +134,8 @@ func (s *scratch) release() {
 	if cap(s.b) > scratchKeepMax {
 		s.b = nil
 	}
+	clear(s.metas[:cap(s.metas)]) // drop recompressed batches
+	s.metas = s.metas[:0]
 	scratchPool.Put(s)
 }
 

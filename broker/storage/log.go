@@ -372,13 +372,13 @@ func (s *segment) rewriteIndexes() error {
 	idx, tidx := s.idx, s.tidx
 	s.idx, s.tidx = nil, nil
 	for i := range idx {
-		if err := s.writeIndex(indexUpdate{off: &idx[i]}); err != nil {
+		if err := s.writeIndex(indexUpdate{off: idx[i], hasOff: true}); err != nil {
 			return err
 		}
 		s.idx = append(s.idx, idx[i])
 	}
 	for i := range tidx {
-		if err := s.writeIndex(indexUpdate{time: &tidx[i]}); err != nil {
+		if err := s.writeIndex(indexUpdate{time: tidx[i], hasTime: true}); err != nil {
 			return err
 		}
 		s.tidx = append(s.tidx, tidx[i])

@@ -51,6 +51,8 @@ type segment struct {
 
 	maxIdx, maxTidx int  // entry capacity of the preallocated indexes
 	prealloc        bool // index files are preallocated (active segment)
+
+	entryBuf [timeEntrySize]byte // writeIndex encodes entries here rather than in a new buffer per call
 }
 
 func segName(dir string, base int64, suffix string) string {
@@ -198,8 +200,9 @@ func (s *segment) indexFull() bool {
 
 // indexUpdate is what one batch adds to a segment's indexes.
 type indexUpdate struct {
-	off  *offsetEntry
-	time *timeEntry
+	off             offsetEntry
+	time            timeEntry
+	hasOff, hasTime bool
 }
 
 // planIndex decides which index entries a batch at pos adds. Like Kafka, an
@@ -211,32 +214,33 @@ func (s *segment) planIndex(pos, lastOffset, maxTs, maxTsOff int64, interval int
 	if s.sinceIdx <= interval || pos > math.MaxUint32 || len(s.idx) >= s.maxIdx {
 		return u
 	}
-	u.off = &offsetEntry{rel: uint32(lastOffset - s.base), pos: uint32(pos)}
+	u.off, u.hasOff = offsetEntry{rel: uint32(lastOffset - s.base), pos: uint32(pos)}, true
 	ts, tsOff := s.maxTs, s.maxTsOff
 	if maxTs > ts {
 		ts, tsOff = maxTs, maxTsOff
 	}
 	if ts >= 0 && (len(s.tidx) == 0 || ts > s.tidx[len(s.tidx)-1].ts) && len(s.tidx) < s.maxTidx {
-		u.time = &timeEntry{ts: ts, rel: uint32(tsOff - s.base)}
+		u.time, u.hasTime = timeEntry{ts: ts, rel: uint32(tsOff - s.base)}, true
 	}
 	return u
 }
 
-// writeIndex writes planned entries to the index files. Lock should be held (wmu).
+// writeIndex writes planned entries to the index files. Lock should be held
+// (wmu; or the segment is not published yet).
 func (s *segment) writeIndex(u indexUpdate) error {
-	if u.off != nil {
-		var b [offsetEntrySize]byte
-		binary.BigEndian.PutUint32(b[:], u.off.rel)
+	if u.hasOff {
+		b := s.entryBuf[:offsetEntrySize]
+		binary.BigEndian.PutUint32(b, u.off.rel)
 		binary.BigEndian.PutUint32(b[4:], u.off.pos)
-		if _, err := s.idxF.WriteAt(b[:], int64(len(s.idx)*offsetEntrySize)); err != nil {
+		if _, err := s.idxF.WriteAt(b, int64(len(s.idx)*offsetEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.idxF.Name(), err)
 		}
 	}
-	if u.time != nil {
-		var b [timeEntrySize]byte
-		binary.BigEndian.PutUint64(b[:], uint64(u.time.ts))
+	if u.hasTime {
+		b := s.entryBuf[:timeEntrySize]
+		binary.BigEndian.PutUint64(b, uint64(u.time.ts))
 		binary.BigEndian.PutUint32(b[8:], u.time.rel)
-		if _, err := s.tidxF.WriteAt(b[:], int64(len(s.tidx)*timeEntrySize)); err != nil {
+		if _, err := s.tidxF.WriteAt(b, int64(len(s.tidx)*timeEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.tidxF.Name(), err)
 		}
 	}
@@ -253,13 +257,13 @@ func (s *segment) publish(u indexUpdate, size int, lastOffset, maxTs, maxTsOff i
 	if maxTs > s.maxTs {
 		s.maxTs, s.maxTsOff = maxTs, maxTsOff
 	}
-	if u.off != nil {
-		s.idx = append(s.idx, *u.off)
+	if u.hasOff {
+		s.idx = append(s.idx, u.off)
 		s.sinceIdx = 0
 	}
 	s.sinceIdx += size
-	if u.time != nil {
-		s.tidx = append(s.tidx, *u.time)
+	if u.hasTime {
+		s.tidx = append(s.tidx, u.time)
 	}
 }
 
@@ -275,11 +279,11 @@ func (s *segment) finalTimeEntry() error {
 	if len(s.tidx) >= s.maxTidx {
 		return nil
 	}
-	u := indexUpdate{time: &timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOff - s.base)}}
+	u := indexUpdate{time: timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOff - s.base)}, hasTime: true}
 	if err := s.writeIndex(u); err != nil {
 		return err
 	}
-	s.tidx = append(s.tidx, *u.time)
+	s.tidx = append(s.tidx, u.time)
 	return nil
 }
 
