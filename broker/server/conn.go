@@ -55,6 +55,7 @@ type connServer struct {
 	listener string
 	maxBytes int32
 	logf     func(string, ...any)
+	clientID *string // the last request's client id; read and written by the reader goroutine only
 }
 
 // readRequest reads and parses one frame. The size is checked before the
@@ -76,10 +77,13 @@ func (cs *connServer) readRequest(r *bufio.Reader) (*request, error) {
 		}
 		return nil, err
 	}
-	rq, err := parseRequest(*bp, cs.listener)
+	rq, err := parseRequestID(*bp, cs.listener, cs.clientID)
 	if err != nil {
 		putBuf(bp)
 		return nil, err
+	}
+	if rq.hdr.ClientID != nil {
+		cs.clientID = rq.hdr.ClientID
 	}
 	rq.buf = bp
 	return rq, nil
@@ -87,6 +91,13 @@ func (cs *connServer) readRequest(r *bufio.Reader) (*request, error) {
 
 // parseRequest decodes a request header (v0, v1 or flexible v2) and body.
 func parseRequest(b []byte, listener string) (*request, error) {
+	return parseRequestID(b, listener, nil)
+}
+
+// parseRequestID is parseRequest sharing lastID (the connection's previous
+// client id, nil if none) when the client id is the same, as it is on
+// every request of a connection, rather than allocating it again.
+func parseRequestID(b []byte, listener string, lastID *string) (*request, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("%w: %d bytes is shorter than a request header", ErrBadRequest, len(b))
 	}
@@ -110,8 +121,12 @@ func parseRequest(b []byte, listener string) (*request, error) {
 		if len(b) < idLen {
 			return nil, fmt.Errorf("%w: client id length %d beyond the frame", ErrBadRequest, idLen)
 		}
-		s := string(b[:idLen])
-		rq.hdr.ClientID = &s
+		if lastID != nil && *lastID == string(b[:idLen]) {
+			rq.hdr.ClientID = lastID
+		} else {
+			s := string(b[:idLen])
+			rq.hdr.ClientID = &s
+		}
 		b = b[idLen:]
 	}
 	return finishRequest(rq, b)

@@ -251,3 +251,27 @@ func FuzzBrokerMetaProperties(f *testing.F) {
 		}
 	})
 }
+
+// TestBrokerFrameClientIDShared: a connection's requests with the same
+// client id share one string; another id, or none, is parsed as sent.
+func TestBrokerFrameClientIDShared(t *testing.T) {
+	frame := func(id *string) []byte {
+		return kmsg.NewRequestFormatter(kmsg.FormatterClientID(*id)).AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 1)[4:]
+	}
+	a, b := "producer-1", "producer-2"
+	first, err := parseRequestID(frame(&a), "PLAINTEXT", nil)
+	require.NoError(t, err)
+	require.Equal(t, a, *first.hdr.ClientID)
+	again, err := parseRequestID(frame(&a), "PLAINTEXT", first.hdr.ClientID)
+	require.NoError(t, err)
+	require.Same(t, first.hdr.ClientID, again.hdr.ClientID)
+	other, err := parseRequestID(frame(&b), "PLAINTEXT", first.hdr.ClientID)
+	require.NoError(t, err)
+	require.Equal(t, b, *other.hdr.ClientID)
+	require.Equal(t, a, *first.hdr.ClientID)
+
+	noID := kmsg.NewRequestFormatter().AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 2)[4:]
+	none, err := parseRequestID(noID, "PLAINTEXT", first.hdr.ClientID)
+	require.NoError(t, err)
+	require.Nil(t, none.hdr.ClientID)
+}
