@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 //
 // Behavior:
 // * Stored batches are returned as raw bytes, never re-encoded; v0-3
-//   fetchers get them down-converted to magic 0 (v0-1) or 1 (v2-3).
+//   fetchers get them down-converted to magic 0 (v0-1) or 1 (v2-3), without
+//   the uncompressed records before the fetch offset (a legacy set has one
+//   message per uncompressed record, and some consumers take the first one
+//   for the record at the fetch offset); a compressed batch stays whole.
 // * Consumers read up to the high watermark (read_uncommitted and
 //   read_committed alike: no transactions are open, so the last stable
 //   offset equals the high watermark); followers (replica id >= 0) read to
@@ -176,10 +180,32 @@ func (h *Handler) fetchPartition(r *kmsg.FetchRequest, t tp, fp kmsg.FetchReques
 			h.o.Logf("fetch %s: down-converting to magic %d: %v", t, magic, err)
 			return 0, kerr.UnknownServerError
 		}
-		data = conv
+		data = skipLegacyBefore(conv, fp.FetchOffset)
 	}
 	if data != nil {
 		rp.RecordBatches = data
 	}
 	return len(data), nil
+}
+
+// skipLegacyBefore drops the uncompressed messages before offset from the
+// front of a legacy (magic 0 or 1) message set, as Kafka's down-conversion
+// does. It stops at the first compressed wrapper (which stays whole: its
+// consumer skips what it has already read), at the first message at or past
+// offset, and at a partial message.
+func skipLegacyBefore(set []byte, offset int64) []byte {
+	const (
+		entryHeader = 8 + 4               // offset, message size
+		attrsAt     = entryHeader + 4 + 1 // then crc, magic
+		codecMask   = 0x07
+	)
+	for len(set) > attrsAt {
+		off := int64(binary.BigEndian.Uint64(set))
+		size := int64(int32(binary.BigEndian.Uint32(set[8:])))
+		if off >= offset || set[attrsAt]&codecMask != 0 || size < attrsAt-entryHeader+1 || entryHeader+size > int64(len(set)) {
+			break
+		}
+		set = set[entryHeader+size:]
+	}
+	return set
 }
