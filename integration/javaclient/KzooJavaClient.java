@@ -23,6 +23,7 @@ import kafka.javaapi.TopicMetadata;
 import kafka.javaapi.TopicMetadataRequest;
 import kafka.javaapi.TopicMetadataResponse;
 import kafka.javaapi.consumer.SimpleConsumer;
+import kafka.javaapi.message.ByteBufferMessageSet;
 import kafka.message.Message;
 import kafka.message.MessageAndOffset;
 
@@ -43,10 +44,12 @@ import org.apache.log4j.PatternLayout;
  *     Sends one record per "key TAB value" line of stdin with KafkaProducer,
  *     waits for every acknowledgement, and prints "key partition offset" for
  *     each record in input order.
- * consume &lt;host:port&gt; &lt;topic&gt; &lt;partitions&gt;
+ * consume &lt;host:port&gt; &lt;topic&gt; &lt;partitions&gt; [fetch bytes [first offset]]
  *     Finds each partition's leader with a TopicMetadataRequest, asks it for
- *     the earliest and latest offsets, fetches everything in between with
- *     SimpleConsumer and prints "range partition earliest latest", then
+ *     the earliest and latest offsets, fetches everything from the earliest
+ *     (or from first offset, when given) up to the latest with
+ *     SimpleConsumer, at most fetch bytes (default 1 MiB) a fetch, and
+ *     prints "range partition earliest latest", then
  *     "partition offset key value" for each record.
  * </pre>
  *
@@ -55,7 +58,7 @@ import org.apache.log4j.PatternLayout;
 public final class KzooJavaClient {
     private static final int SO_TIMEOUT_MS = 10_000;
     private static final int BUFFER_BYTES = 1 << 20;
-    private static final int FETCH_BYTES = 1 << 20;
+    private static final int DEFAULT_FETCH_BYTES = 1 << 20;
     private static final int MAX_EMPTY_FETCHES = 20;
     private static final String CLIENT_ID = "kzoo-java-client";
 
@@ -69,11 +72,13 @@ public final class KzooJavaClient {
         try {
             if (args.length == 5 && args[0].equals("produce")) {
                 produce(args[1], args[2], args[3], args[4]);
-            } else if (args.length == 4 && args[0].equals("consume")) {
-                consume(args[1], args[2], Integer.parseInt(args[3]));
+            } else if (args.length >= 4 && args.length <= 6 && args[0].equals("consume")) {
+                int fetchBytes = args.length >= 5 ? Integer.parseInt(args[4]) : DEFAULT_FETCH_BYTES;
+                long first = args.length == 6 ? Long.parseLong(args[5]) : -1;
+                consume(args[1], args[2], Integer.parseInt(args[3]), fetchBytes, first);
             } else {
                 System.err.println("usage: KzooJavaClient produce <bootstrap> <topic> <acks> <compression> < key-TAB-value lines");
-                System.err.println("       KzooJavaClient consume <host:port> <topic> <partitions>");
+                System.err.println("       KzooJavaClient consume <host:port> <topic> <partitions> [fetch bytes [first offset]]");
                 System.exit(2);
             }
         } catch (Exception e) {
@@ -124,7 +129,7 @@ public final class KzooJavaClient {
         }
     }
 
-    private static void consume(String hostPort, String topic, int partitions) {
+    private static void consume(String hostPort, String topic, int partitions, int fetchBytes, long first) {
         Map<Integer, Broker> leaders = leaders(hostPort, topic, partitions);
         for (int p = 0; p < partitions; p++) {
             Broker leader = leaders.get(p);
@@ -133,7 +138,7 @@ public final class KzooJavaClient {
                 long earliest = offsetBefore(consumer, topic, p, kafka.api.OffsetRequest.EarliestTime());
                 long latest = offsetBefore(consumer, topic, p, kafka.api.OffsetRequest.LatestTime());
                 System.out.println("range " + p + " " + earliest + " " + latest);
-                fetchAll(consumer, topic, p, earliest, latest);
+                fetchAll(consumer, topic, p, first < 0 ? earliest : Math.min(first, latest), latest, fetchBytes);
             } finally {
                 consumer.close();
             }
@@ -192,25 +197,28 @@ public final class KzooJavaClient {
         return offsets[0];
     }
 
-    /** Fetches and prints every record of the partition from earliest up to latest. */
-    private static void fetchAll(SimpleConsumer consumer, String topic, int partition, long earliest, long latest) {
+    /** Fetches and prints every record of the partition from first up to latest. */
+    private static void fetchAll(SimpleConsumer consumer, String topic, int partition, long first, long latest, int fetchBytes) {
         String where = consumer.host() + ":" + consumer.port() + " " + topic + "/" + partition;
-        long next = earliest;
+        long next = first;
         int empty = 0;
         while (next < latest) {
             FetchRequest req = new FetchRequestBuilder()
                     .clientId(CLIENT_ID)
-                    .addFetch(topic, partition, next, FETCH_BYTES)
+                    .addFetch(topic, partition, next, fetchBytes)
                     .maxWait(500)
                     .build();
             FetchResponse resp = consumer.fetch(req);
             if (resp.hasError()) {
                 throw new IllegalStateException(where + ": fetch at " + next + ": error code " + resp.errorCode(topic, partition));
             }
+            ByteBufferMessageSet set = resp.messageSet(topic, partition);
+            checkNoneBefore(set, next, where);
             long before = next;
-            for (MessageAndOffset mo : resp.messageSet(topic, partition)) {
+            for (MessageAndOffset mo : set) {
                 // A compressed message set is returned whole, so it can
-                // start before the offset asked for.
+                // start before the offset asked for. A message cut off at
+                // fetchBytes is not returned by the iterator.
                 if (mo.offset() < next) {
                     continue;
                 }
@@ -221,6 +229,24 @@ public final class KzooJavaClient {
             }
             if (next == before && ++empty >= MAX_EMPTY_FETCHES) {
                 throw new IllegalStateException(where + ": " + empty + " fetches at " + next + " returned nothing, latest is " + latest);
+            }
+        }
+    }
+
+    /**
+     * Fails when the top level of a fetched set holds an uncompressed
+     * message before the offset fetched: Kafka leaves those out (only a
+     * compressed message set comes back whole), and some consumers take the
+     * first message for the one at the fetch offset.
+     */
+    private static void checkNoneBefore(ByteBufferMessageSet set, long offset, String where) {
+        scala.collection.Iterator<MessageAndOffset> shallow =
+                new kafka.message.ByteBufferMessageSet(set.getBuffer().duplicate()).shallowIterator();
+        while (shallow.hasNext()) {
+            MessageAndOffset mo = shallow.next();
+            if (mo.message().compressionCodec().codec() == 0 && mo.offset() < offset) {
+                throw new IllegalStateException(where + ": a fetch at " + offset
+                        + " returned the uncompressed message at offset " + mo.offset());
             }
         }
     }
