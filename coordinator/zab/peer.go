@@ -325,6 +325,12 @@ func (p *Peer) stepVote(m Message) {
 		case m.Vote.Better(p.vote):
 			p.vote = m.Vote
 			p.broadcastVote()
+		case m.Vote != p.vote:
+			// The sender has not seen our better vote: it may have been
+			// following when our notification arrived, and dropped it. Say
+			// it again now rather than at the next tick; once it adopts
+			// ours it sends nothing back, so this cannot ping-pong.
+			p.send(Message{Type: MsgVote, To: m.From, Round: p.round, Vote: p.vote, State: Looking})
 		}
 		p.recv[m.From] = m.Vote
 		p.recv[p.cfg.ID] = p.vote
