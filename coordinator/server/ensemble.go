@@ -553,8 +553,12 @@ func (e *ensemble) afterStep() {
 		}
 	}
 	serving := e.peer.Serving()
-	if serving && !e.isServing.Load() {
+	switch wasServing := e.isServing.Load(); {
+	case serving && !wasServing:
 		e.electionTime.observe(time.Since(e.lastSwitch))
+	case !serving && wasServing:
+		// The election (and sync) being timed starts now.
+		e.lastSwitch = time.Now()
 	}
 	e.setServing(serving)
 	var learners, synced, observers, maxLag int64
@@ -598,9 +602,6 @@ func (e *ensemble) afterStep() {
 		if _, err := e.peer.Propose(wrap(kindNoop, e.self, e.seq, nil)); err == nil {
 			s.log.Info(fmt.Sprintf("LEADING - LEADER ELECTION TOOK - %d MS", time.Since(e.lastSwitch).Milliseconds()))
 		}
-	}
-	if !serving {
-		e.lastSwitch = time.Now()
 	}
 	e.wasLeading = leading
 	if e.canForward() && len(e.waiting) > 0 {
