@@ -12,16 +12,25 @@ import (
 // OffsetCommit: v0-8
 //
 // Behavior:
-// * Answered by the group's coordinator only (NOT_COORDINATOR,
-//   COORDINATOR_LOAD_IN_PROGRESS). Generation -1 with no member id commits
-//   for a group without members (a simple consumer); otherwise the member
-//   and generation must be current (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
-//   REBALANCE_IN_PROGRESS while the group completes a rebalance).
-// * Commits are written to the group's __consumer_offsets partition as
-//   offset commit records (key v1, value v3), and the answer waits until
-//   they are replicated (acks=all); only then does OffsetFetch see them.
+// * Version 0 is kept in ZooKeeper, as Kafka in ZooKeeper mode does, on
+//   any broker and without the group coordinator: each offset is written
+//   to /consumers/<group>/offsets/<topic>/<partition> as a decimal string
+//   (created with its parents when missing, overwritten otherwise); the
+//   metadata is checked for size and dropped. A topic-partition missing
+//   from the metadata cache gets UNKNOWN_TOPIC_OR_PARTITION and is not
+//   written; a ZooKeeper failure (an empty group id makes an invalid path)
+//   gets UNKNOWN_SERVER_ERROR for that partition.
+// * Versions 1 and later are answered by the group's coordinator only
+//   (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS). Generation -1 with no
+//   member id commits for a group without members (a simple consumer);
+//   otherwise the member and generation must be current
+//   (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS while the
+//   group completes a rebalance).
+// * Those commits are written to the group's __consumer_offsets partition
+//   as offset commit records (key v1, value v3), and the answer waits until
+//   they are replicated (acks=all); only then does OffsetFetch v1+ see them.
 // * Metadata over 4096 bytes (offset.metadata.max.bytes) is refused with
-//   OFFSET_METADATA_TOO_LARGE per partition.
+//   OFFSET_METADATA_TOO_LARGE per partition, in every version.
 
 const offsetMetadataMaxBytes = 4096
 
@@ -48,6 +57,10 @@ func (h *Handler) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRe
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp
+	}
+	if r.Version == 0 {
+		h.commitOffsetsToZK(r, codes)
+		return answer()
 	}
 	if r.Group == "" {
 		setAll(kerr.InvalidGroupID.Code)
@@ -103,4 +116,56 @@ func (h *Handler) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRe
 	}
 	gc.mu.Unlock()
 	return answer()
+}
+
+// consumerOffsetStore is the part of the Store that OffsetCommit and
+// OffsetFetch v0 use (zkstate.Client has it). Without it, as without a
+// Store, those requests fail with UNKNOWN_SERVER_ERROR per partition.
+type consumerOffsetStore interface {
+	SetConsumerOffset(group, topic string, partition int32, offset int64) error
+	ConsumerOffset(group, topic string, partition int32) (offset int64, ok bool, err error)
+}
+
+func (h *Handler) consumerOffsets() consumerOffsetStore {
+	s, _ := h.o.Store.(consumerOffsetStore)
+	return s
+}
+
+// knownPartition reports whether the metadata cache has topic-partition.
+func (h *Handler) knownPartition(topic string, partition int32) bool {
+	c := h.cache
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.topics[topic]
+	if !ok {
+		return false
+	}
+	_, ok = t.Parts[partition]
+	return ok
+}
+
+// commitOffsetsToZK answers OffsetCommit v0: every offset goes to
+// ZooKeeper, one znode per partition, in request order.
+func (h *Handler) commitOffsetsToZK(r *kmsg.OffsetCommitRequest, codes map[group.TopicPartition]int16) {
+	store := h.consumerOffsets()
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			k := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			switch {
+			case !h.knownPartition(t.Topic, p.Partition):
+				codes[k] = kerr.UnknownTopicOrPartition.Code
+			case p.Metadata != nil && len(*p.Metadata) > offsetMetadataMaxBytes:
+				codes[k] = kerr.OffsetMetadataTooLarge.Code
+			case store == nil:
+				codes[k] = kerr.UnknownServerError.Code
+			default:
+				if err := store.SetConsumerOffset(r.Group, t.Topic, p.Partition, p.Offset); err != nil {
+					h.o.Logf("OffsetCommit v0 of group %q, %s-%d: %v", r.Group, t.Topic, p.Partition, err)
+					codes[k] = kerr.UnknownServerError.Code
+					continue
+				}
+				codes[k] = 0
+			}
+		}
+	}
 }

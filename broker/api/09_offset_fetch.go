@@ -12,11 +12,19 @@ import (
 // OffsetFetch: v0-8
 //
 // Behavior:
-// * Answered from the coordinator's cache of replicated commits
-//   (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS otherwise: per partition
-//   before v2, at the top level from v2, per group in v8).
-// * A partition without a commit answers offset -1; null topics (v2+) ask
-//   for every committed offset of the group. v8 asks for several groups.
+// * Version 0 reads ZooKeeper, as Kafka in ZooKeeper mode does, on any
+//   broker: /consumers/<group>/offsets/<topic>/<partition>, where
+//   OffsetCommit v0 writes. The offset comes back with empty metadata and
+//   no error; a partition without that znode, like one missing from the
+//   metadata cache, answers offset -1 with UNKNOWN_TOPIC_OR_PARTITION
+//   (Kafka's OffsetFetchResponse.UNKNOWN_PARTITION); a ZooKeeper failure
+//   (an empty group id makes an invalid path) answers offset -1 with
+//   UNKNOWN_SERVER_ERROR. A partition asked for twice is answered once.
+// * Versions 1 and later are answered from the coordinator's cache of
+//   replicated commits (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS
+//   otherwise: per partition in v1, at the top level from v2, per group in
+//   v8). A partition without a commit answers offset -1; null topics (v2+)
+//   ask for every committed offset of the group. v8 asks for several groups.
 
 type fetchedOffset struct {
 	tp group.TopicPartition
@@ -57,6 +65,10 @@ func (h *Handler) fetchOffsets(groupID string, topics map[string][]int32, all bo
 
 func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if r.Version == 0 {
+		h.fetchOffsetsFromZK(r, resp)
+		return resp
+	}
 	if r.Version >= 8 {
 		for _, g := range r.Groups {
 			rg := kmsg.NewOffsetFetchResponseGroup()
@@ -127,4 +139,49 @@ func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
 	}
 	return resp
+}
+
+// fetchOffsetsFromZK answers OffsetFetch v0 from the znodes OffsetCommit v0
+// writes, topics and partitions in request order.
+func (h *Handler) fetchOffsetsFromZK(r *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) {
+	store := h.consumerOffsets()
+	byTopic := map[string]int{}
+	seen := map[group.TopicPartition]bool{}
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			k := group.TopicPartition{Topic: t.Topic, Partition: p}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p, -1, -1, kmsg.StringPtr("")
+			switch {
+			case !h.knownPartition(t.Topic, p):
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case store == nil:
+				rp.ErrorCode = kerr.UnknownServerError.Code
+			default:
+				off, ok, err := store.ConsumerOffset(r.Group, t.Topic, p)
+				switch {
+				case err != nil:
+					h.o.Logf("OffsetFetch v0 of group %q, %s-%d: %v", r.Group, t.Topic, p, err)
+					rp.ErrorCode = kerr.UnknownServerError.Code
+				case !ok:
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				default:
+					rp.Offset = off
+				}
+			}
+			i, ok := byTopic[t.Topic]
+			if !ok {
+				i = len(resp.Topics)
+				byTopic[t.Topic] = i
+				rt := kmsg.NewOffsetFetchResponseTopic()
+				rt.Topic = t.Topic
+				resp.Topics = append(resp.Topics, rt)
+			}
+			resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
+		}
+	}
 }
