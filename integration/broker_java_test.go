@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -193,7 +195,8 @@ func brokerJavaSameLines(t *testing.T, want, got []string, what string) {
 // and latest offsets, fetch) reading exactly what franz-go and the Java
 // producer wrote, compressed or not, all at once, a few kilobytes a fetch,
 // and from inside a batch. An empty value stays empty (zero bytes, not
-// null) through both clients.
+// null) through both clients. The SimpleConsumer also commits and fetches
+// offsets with OffsetCommit/OffsetFetch v0, kept in ZooKeeper on any broker.
 func TestBrokerJavaClient(t *testing.T) {
 	jc := brokerJava(t)
 	c := newBrokerCluster(t, 3, "")
@@ -315,4 +318,97 @@ func TestBrokerJavaClient(t *testing.T) {
 			brokerJavaConsume(t, jc, seed, topic, partitions, want, "what franz-go wrote")
 		})
 	}
+	t.Run("offsets/v0-in-zookeeper", func(t *testing.T) {
+		brokerJavaZKOffsets(t, jc, c)
+	})
+}
+
+// brokerJavaZKOffsets: the SimpleConsumer commits offsets with OffsetCommit
+// v0 through a broker that does not coordinate the group and fetches them
+// back with OffsetFetch v0 through another one. Kafka in ZooKeeper mode
+// keeps v0 offsets in ZooKeeper, without the group coordinator: each at
+// /consumers/<group>/offsets/<topic>/<partition> as a decimal string, the
+// metadata dropped; a partition never committed fetches as offset -1 with
+// UNKNOWN_TOPIC_OR_PARTITION; and the coordinator (OffsetFetch v1+, as
+// franz-go sends it) does not know them.
+func brokerJavaZKOffsets(t *testing.T, jc *brokerJavaClient, c *brokerCluster) {
+	const topic, groupID, partitions = "java-zk-offsets", "java-zk-group", 3
+	c.createTopic(topic, partitions, 3, nil)
+	adm := c.admin()
+	coordinator := int32(-1)
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, ok := adm.FindGroupCoordinators(ctx, groupID)[groupID]
+		if !ok || r.Err != nil {
+			return false
+		}
+		coordinator = r.NodeID
+		return true
+	}, 60*time.Second, 200*time.Millisecond, "group %s never got a coordinator", groupID)
+	var others []string
+	for id := 0; id < len(c.brokers); id++ {
+		if b, ok := c.brokers[id]; ok && int32(id) != coordinator {
+			others = append(others, b.addr())
+		}
+	}
+	require.Len(t, others, 2, "coordinator %d", coordinator)
+	committer, fetcher := others[0], others[1]
+	t.Logf("group %s: coordinator %d; committing through %s, fetching through %s", groupID, coordinator, committer, fetcher)
+
+	zc := coordConnect(t, c.zkAddr, 10*time.Second)
+	inZK := func(p int64) (string, bool) {
+		t.Helper()
+		data, _, err := zc.Get(fmt.Sprintf("/consumers/%s/offsets/%s/%d", groupID, topic, p))
+		if errors.Is(err, zk.ErrNoNode) {
+			return "", false
+		}
+		require.NoError(t, err)
+		return string(data), true
+	}
+	commit := func(addr string, offsets [][2]int64) {
+		t.Helper()
+		args := []string{"commit", addr, groupID, "0", topic}
+		var want []string
+		for _, po := range offsets {
+			args = append(args, fmt.Sprintf("%d=%d", po[0], po[1]))
+			want = append(want, fmt.Sprintf("%d 0", po[0]))
+		}
+		require.Equal(t, want, jc.run(t, "", args...), "OffsetCommit v0 through %s", addr)
+		for _, po := range offsets {
+			got, ok := inZK(po[0])
+			require.True(t, ok, "partition %d not in ZooKeeper", po[0])
+			require.Equal(t, strconv.FormatInt(po[1], 10), got, "partition %d in ZooKeeper", po[0])
+		}
+	}
+	fetch := func(addr, g string) []string {
+		t.Helper()
+		return jc.run(t, "", "offsets", addr, g, "0", topic, "0", "1", "2")
+	}
+
+	commit(committer, [][2]int64{{0, 42}, {1, 7}, {2, 1000}})
+	require.Equal(t, []string{"0 42 0 []", "1 7 0 []", "2 1000 0 []"}, fetch(fetcher, groupID))
+
+	// A second commit, through the other broker, overwrites (backwards too)
+	// only the partitions it names.
+	commit(fetcher, [][2]int64{{0, 43}, {1, 3}})
+	require.Equal(t, []string{"0 43 0 []", "1 3 0 []", "2 1000 0 []"}, fetch(committer, groupID))
+	require.Equal(t, []string{"0 43 0 []", "1 3 0 []", "2 1000 0 []"}, fetch(c.brokers[int(coordinator)].addr(), groupID),
+		"the coordinator answers v0 from ZooKeeper too")
+
+	// A group that never committed: Kafka's UNKNOWN_PARTITION.
+	require.Equal(t, []string{"0 -1 3 []", "1 -1 3 []", "2 -1 3 []"}, fetch(fetcher, "java-zk-nobody"))
+
+	// A topic that does not exist is refused and not written.
+	require.Equal(t, []string{"0 3"}, jc.run(t, "", "commit", committer, groupID, "0", "java-zk-missing", "0=1"))
+	ok, _, err := zc.Exists(fmt.Sprintf("/consumers/%s/offsets/java-zk-missing", groupID))
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// The group coordinator, which OffsetFetch v1+ asks, has none of them.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := adm.FetchOffsets(ctx, groupID)
+	require.NoError(t, err)
+	require.Empty(t, resp[topic], "v0 commits reached the group coordinator")
 }

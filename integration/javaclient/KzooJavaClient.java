@@ -3,8 +3,10 @@ import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -15,7 +17,13 @@ import kafka.api.FetchRequestBuilder;
 import kafka.api.PartitionOffsetRequestInfo;
 import kafka.cluster.Broker;
 import kafka.common.TopicAndPartition;
+import kafka.common.OffsetAndMetadata;
+import kafka.common.OffsetMetadataAndError;
 import kafka.javaapi.FetchResponse;
+import kafka.javaapi.OffsetCommitRequest;
+import kafka.javaapi.OffsetCommitResponse;
+import kafka.javaapi.OffsetFetchRequest;
+import kafka.javaapi.OffsetFetchResponse;
 import kafka.javaapi.OffsetRequest;
 import kafka.javaapi.OffsetResponse;
 import kafka.javaapi.PartitionMetadata;
@@ -51,6 +59,15 @@ import org.apache.log4j.PatternLayout;
  *     SimpleConsumer, at most fetch bytes (default 1 MiB) a fetch, and
  *     prints "range partition earliest latest", then
  *     "partition offset key value" for each record.
+ * commit &lt;host:port&gt; &lt;group&gt; &lt;version&gt; &lt;topic&gt; &lt;partition=offset&gt;...
+ *     Commits the offsets, with metadata "kzoo-&lt;offset&gt;", in one
+ *     OffsetCommitRequest of that version sent with
+ *     SimpleConsumer.commitOffsets to the broker at host:port (whatever
+ *     broker it is), and prints "partition error" for each partition.
+ * offsets &lt;host:port&gt; &lt;group&gt; &lt;version&gt; &lt;topic&gt; &lt;partition&gt;...
+ *     Fetches the group's committed offsets with one OffsetFetchRequest of
+ *     that version sent with SimpleConsumer.fetchOffsets to host:port, and
+ *     prints "partition offset error [metadata]" for each partition.
  * </pre>
  *
  * Everything the clients log goes to stderr; a failure exits with status 1.
@@ -76,9 +93,15 @@ public final class KzooJavaClient {
                 int fetchBytes = args.length >= 5 ? Integer.parseInt(args[4]) : DEFAULT_FETCH_BYTES;
                 long first = args.length == 6 ? Long.parseLong(args[5]) : -1;
                 consume(args[1], args[2], Integer.parseInt(args[3]), fetchBytes, first);
+            } else if (args.length >= 6 && args[0].equals("commit")) {
+                commit(args[1], args[2], Short.parseShort(args[3]), args[4], Arrays.copyOfRange(args, 5, args.length));
+            } else if (args.length >= 6 && args[0].equals("offsets")) {
+                offsets(args[1], args[2], Short.parseShort(args[3]), args[4], Arrays.copyOfRange(args, 5, args.length));
             } else {
                 System.err.println("usage: KzooJavaClient produce <bootstrap> <topic> <acks> <compression> < key-TAB-value lines");
                 System.err.println("       KzooJavaClient consume <host:port> <topic> <partitions> [fetch bytes [first offset]]");
+                System.err.println("       KzooJavaClient commit <host:port> <group> <version> <topic> <partition=offset>...");
+                System.err.println("       KzooJavaClient offsets <host:port> <group> <version> <topic> <partition>...");
                 System.exit(2);
             }
         } catch (Exception e) {
@@ -248,6 +271,67 @@ public final class KzooJavaClient {
                 throw new IllegalStateException(where + ": a fetch at " + offset
                         + " returned the uncompressed message at offset " + mo.offset());
             }
+        }
+    }
+
+    private static SimpleConsumer simpleConsumer(String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        return new SimpleConsumer(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)),
+                SO_TIMEOUT_MS, BUFFER_BYTES, CLIENT_ID);
+    }
+
+    /** Commits partition=offset pairs of topic for group in one request of version. */
+    private static void commit(String hostPort, String group, short version, String topic, String[] pairs) {
+        Map<TopicAndPartition, OffsetAndMetadata> info = new LinkedHashMap<>();
+        List<TopicAndPartition> order = new ArrayList<>();
+        for (String pair : pairs) {
+            String[] po = pair.split("=", 2);
+            if (po.length != 2) {
+                throw new IllegalArgumentException("want partition=offset, got " + pair);
+            }
+            TopicAndPartition tp = new TopicAndPartition(topic, Integer.parseInt(po[0]));
+            long offset = Long.parseLong(po[1]);
+            info.put(tp, new OffsetAndMetadata(offset, "kzoo-" + offset, -1L));
+            order.add(tp);
+        }
+        SimpleConsumer consumer = simpleConsumer(hostPort);
+        try {
+            OffsetCommitResponse resp = consumer.commitOffsets(new OffsetCommitRequest(group, info, 1, CLIENT_ID, version));
+            if (resp.errors().size() != order.size()) {
+                throw new IllegalStateException(hostPort + ": OffsetCommit v" + version + " answered " + resp.errors().size()
+                        + " partitions, sent " + order.size() + ": " + resp.errors());
+            }
+            for (TopicAndPartition tp : order) {
+                System.out.println(tp.partition() + " " + resp.errorCode(tp));
+            }
+        } finally {
+            consumer.close();
+        }
+    }
+
+    /** Fetches group's committed offsets of topic's partitions in one request of version. */
+    private static void offsets(String hostPort, String group, short version, String topic, String[] partitions) {
+        List<TopicAndPartition> order = new ArrayList<>();
+        for (String p : partitions) {
+            order.add(new TopicAndPartition(topic, Integer.parseInt(p)));
+        }
+        SimpleConsumer consumer = simpleConsumer(hostPort);
+        try {
+            OffsetFetchResponse resp = consumer.fetchOffsets(new OffsetFetchRequest(group, order, version, 2, CLIENT_ID));
+            Map<TopicAndPartition, OffsetMetadataAndError> got = resp.offsets();
+            if (got.size() != order.size()) {
+                throw new IllegalStateException(hostPort + ": OffsetFetch v" + version + " answered " + got.size()
+                        + " partitions, asked for " + order.size() + ": " + got);
+            }
+            for (TopicAndPartition tp : order) {
+                OffsetMetadataAndError o = got.get(tp);
+                if (o == null) {
+                    throw new IllegalStateException(hostPort + ": OffsetFetch v" + version + " has no answer for " + tp + ": " + got);
+                }
+                System.out.println(tp.partition() + " " + o.offset() + " " + o.error() + " [" + o.metadata() + "]");
+            }
+        } finally {
+            consumer.close();
         }
     }
 
