@@ -180,39 +180,30 @@ func appendFramed(dst []byte, rq *request, resp kmsg.Response) []byte {
 	return dst
 }
 
-// serve runs the connection until it closes or ctx ends: a reader
-// goroutine parses frames ahead while this one handles them in order.
+// serve runs the connection until it closes or ctx ends, reading and
+// handling one request at a time, in order, on this goroutine (as Kafka
+// serves a connection: the next request is read once the previous one is
+// answered). A handoff to a second goroutine per request would cost a
+// wakeup per request, which on a busy broker is more than parsing ahead
+// saves.
 func (cs *connServer) serve(ctx context.Context) {
 	defer cs.c.Close()
 	remote := cs.c.RemoteAddr().String()
-	queue := make(chan *request, 8)
-	readErr := make(chan error, 1)
-	quit := make(chan struct{}) // closed when this loop returns
-	defer close(quit)
-	go func() {
-		defer close(queue)
-		r := bufio.NewReaderSize(cs.c, 64<<10)
-		for {
-			rq, err := cs.readRequest(r)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			rq.hdr.ClientHost = remote
-			select {
-			case queue <- rq:
-			case <-ctx.Done():
-				putBuf(rq.buf)
-				return
-			case <-quit:
-				putBuf(rq.buf)
-				return
-			}
-		}
-	}()
+	r := bufio.NewReaderSize(cs.c, 64<<10)
 	out := getBuf(0)
 	defer putBuf(out)
-	for rq := range queue {
+	for ctx.Err() == nil {
+		rq, err := cs.readRequest(r)
+		if err != nil {
+			if len(*out) > 0 {
+				cs.c.Write(*out) // answers to the requests before a bad frame, best effort
+			}
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				cs.logf("connection %s (listener %s): %v; closing it", remote, cs.listener, err)
+			}
+			return
+		}
+		rq.hdr.ClientHost = remote
 		// Responses held back for coalescing go out before anything that
 		// may wait (a long-poll fetch, an acks=all produce, a join).
 		if len(*out) > 0 && !quickRequest(rq) {
@@ -224,7 +215,6 @@ func (cs *connServer) serve(ctx context.Context) {
 		}
 		resp := rq.resp
 		if resp == nil {
-			var err error
 			resp, err = cs.handle(ctx, rq)
 			if err != nil {
 				cs.logf("connection %s (listener %s): api key %d v%d: %v; closing it", remote, cs.listener, rq.hdr.Key, rq.hdr.Version, err)
@@ -235,27 +225,32 @@ func (cs *connServer) serve(ctx context.Context) {
 		if resp != nil {
 			*out = appendFramed(*out, rq, resp)
 		}
-		// Write when nothing else is waiting to be answered (or a lot is
-		// buffered): a pipelining client gets several responses per
-		// syscall, and a lone request is answered at once.
-		if len(*out) > 0 && (len(queue) == 0 || len(*out) >= 256<<10) {
+		putBuf(rq.buf)
+		// Write when no whole request is already read and waiting (or a
+		// lot is buffered): a pipelining client gets several responses
+		// per syscall, and a lone request is answered at once.
+		if len(*out) > 0 && (!frameBuffered(r) || len(*out) >= 256<<10) {
 			if _, err := cs.c.Write(*out); err != nil {
-				putBuf(rq.buf)
 				return
 			}
 			*out = (*out)[:0]
 		}
-		if rq.buf != nil {
-			putBuf(rq.buf)
-		}
 	}
-	select {
-	case err := <-readErr:
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-			cs.logf("connection %s (listener %s): %v; closing it", remote, cs.listener, err)
-		}
-	default:
+}
+
+// frameBuffered reports whether r holds a whole request frame, so reading
+// it will not wait on the client.
+func frameBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < 4 {
+		return false
 	}
+	sz, err := r.Peek(4)
+	if err != nil {
+		return false
+	}
+	size := int32(binary.BigEndian.Uint32(sz))
+	return size >= 0 && n-4 >= int(size)
 }
 
 // quickRequest reports whether rq is answered without waiting: a produce

@@ -108,16 +108,23 @@ func TestBrokerFrameApiVersions(t *testing.T) {
 	require.Equal(t, kerr.UnsupportedVersion.Code, v0.ErrorCode)
 	require.NotEmpty(t, v0.ApiKeys)
 
-	// Responses come back in request order.
+	// Responses come back in request order. The requests are written
+	// while the responses are read, as over a socket's buffers: a pipe has
+	// none, and the broker reads the next request of a connection once it
+	// has answered the one before, as Kafka does.
+	var frames []byte
 	for i := range 5 {
 		mr := kmsg.NewPtrMetadataRequest()
 		mr.Version = 1
-		writeFrame(t, c, 3, 1, int32(100+i), false, mr.AppendTo(nil))
+		frames = append(frames, kmsg.NewRequestFormatter(kmsg.FormatterClientID("test")).AppendRequest(nil, mr, int32(100+i))...)
 	}
+	wrote := make(chan error, 1)
+	go func() { _, err := c.Write(frames); wrote <- err }()
 	for i := range 5 {
 		corr, _ := readFrame(t, r)
 		require.Equal(t, int32(100+i), corr)
 	}
+	require.NoError(t, <-wrote)
 }
 
 func TestBrokerFrameOversizedClosesConnection(t *testing.T) {
@@ -128,6 +135,36 @@ func TestBrokerFrameOversizedClosesConnection(t *testing.T) {
 	_, err := c.Write([]byte{0, 1, 0, 0})
 	require.NoError(t, err)
 	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+}
+
+// TestBrokerFramePipelinedThenBadFrame: requests read together with a bad
+// frame behind them are answered, coalesced, before the connection closes.
+func TestBrokerFramePipelinedThenBadFrame(t *testing.T) {
+	h := standaloneHandler(t)
+	c := pipeConn(t, h, 1024)
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	var frames []byte
+	for i := range 3 {
+		pr := produce(7, "none", 0, v2Batch(1, "x", 1)) // acks=1: quick, answered with an error code
+		frames = append(frames, kmsg.NewRequestFormatter(kmsg.FormatterClientID("test")).AppendRequest(nil, pr, int32(10+i))...)
+	}
+	// a whole frame over socket.request.max.bytes (1024), body included
+	frames = binary.BigEndian.AppendUint32(frames, 1100)
+	frames = append(frames, make([]byte, 1100)...)
+	wrote := make(chan error, 1)
+	go func() { _, err := c.Write(frames); wrote <- err }()
+	r := bufio.NewReader(c)
+	for i := range 3 {
+		corr, body := readFrame(t, r)
+		require.Equal(t, int32(10+i), corr)
+		resp := kmsg.NewPtrProduceResponse()
+		resp.Version = 7
+		require.NoError(t, resp.ReadFrom(body))
+		require.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[0].Partitions[0].ErrorCode)
+	}
+	require.NoError(t, <-wrote)
+	_, err := r.ReadByte()
 	require.ErrorIs(t, err, io.EOF)
 }
 
