@@ -55,7 +55,7 @@ type connServer struct {
 	listener string
 	maxBytes int32
 	logf     func(string, ...any)
-	clientID *string // the last request's client id; read and written by the reader goroutine only
+	clientID *string // the last request's client id, shared with the next request when it is the same
 }
 
 // readRequest reads and parses one frame. The size is checked before the
