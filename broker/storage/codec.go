@@ -160,6 +160,7 @@ func inflateGzip(dst, src []byte) ([]byte, error) {
 	st := gzipPool.Get().(*gzipState)
 	defer gzipPool.Put(st)
 	st.src.Reset(src)
+	defer st.src.Reset(nil) // the pool must not keep src alive
 	if err := st.zr.Reset(&st.src); err != nil {
 		return nil, err
 	}
@@ -172,7 +173,8 @@ func inflateLz4(dst, src []byte) ([]byte, error) {
 	st.src.Reset(src)
 	st.zr.Reset(&st.src)
 	out, err := readBounded(dst, st.zr)
-	st.zr.Reset(nil) // drop the reference to src
+	st.zr.Reset(nil)
+	st.src.Reset(nil) // the pool must not keep src alive
 	return out, err
 }
 
