@@ -24,8 +24,9 @@
 //
 // where length counts the zxid and the data (so it is at least 8) and crc is
 // the CRC32C of the length field, the zxid and the data. All integers are
-// big-endian. Files grow in PreAllocSize steps of zeros, so a zero length at
-// a record boundary followed only by zeros is the clean end of the log; any
+// big-endian. Files grow in PreAllocSize steps of zeros (a hole, with the
+// next MiB past the records written as real zeros so that fsyncs carry no
+// block allocation), so a zero length at a record boundary followed only by zeros is the clean end of the log; any
 // other short, zero-filled or mismatching frame is a torn or corrupt tail.
 //
 // A snapshot is a 16-byte header, the caller's body and a 16-byte trailer:
