@@ -306,13 +306,15 @@ func (s *Server) snapshot() {
 		defer s.wg.Done()
 		defer s.pipe.snapping.Store(false)
 		var buf bytes.Buffer
-		if _, err := capture.WriteTo(&buf); err != nil {
+		_, err := capture.WriteTo(&buf)
+		capture.Release()
+		if err != nil {
 			s.log.Error(fmt.Sprintf("Unexpected exception serializing snapshot 0x%x: %v", zxid, err))
 			return
 		}
 		s.log.Info(fmt.Sprintf("Snapshotting: 0x%x to %s (%d bytes, applies paused %d ms to capture)",
 			zxid, s.cfg.DataDir, buf.Len(), stalled.Milliseconds()))
-		err := s.wal.WriteSnapshot(zxid, func(w io.Writer) error {
+		err = s.wal.WriteSnapshot(zxid, func(w io.Writer) error {
 			_, err := w.Write(buf.Bytes())
 			return err
 		})

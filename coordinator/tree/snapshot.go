@@ -44,44 +44,40 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 	return err
 }
 
-// Capture is the tree's state encoded at one zxid but not yet put in
-// order. Capturing is one pass over the nodes with no sorting, so the
-// server can take it where applies must wait and leave the sorting and
-// writing (WriteTo) to another goroutine; the tree may change meanwhile.
+// Capture is the tree's state at one zxid, not yet encoded or put in
+// order. Capturing is one pass over the nodes that copies each one's stat
+// and takes its path, data and ACL by reference (a node's data and ACL are
+// replaced, never changed in place, so the references stay as they were),
+// so the server can take it where applies must wait and leave sorting,
+// encoding and writing (WriteTo) to another goroutine; the tree may change
+// meanwhile.
 type Capture struct {
+	tree     *Tree
 	lastZxid int64
-	recs     []byte     // node records, unordered
-	index    []capIndex // where each record is, by path
+	nodes    []capNode // unordered
 	sessions []byte
 }
 
-type capIndex struct {
-	path     string
-	off, end int
+type capNode struct {
+	path string
+	data []byte
+	acl  []jute.ACL
+	stat jute.Stat
 }
 
-// Capture encodes the state as of now. It does not mutate the tree.
+// Capture takes the state as of now. It does not mutate the tree.
 func (t *Tree) Capture() *Capture {
-	c := &Capture{lastZxid: t.lastZxid, index: make([]capIndex, 0, len(t.nodes))}
-	enc := jute.Encoder{B: make([]byte, 0, 128*len(t.nodes)+64)}
-	for p, n := range t.nodes {
-		off := len(enc.B)
-		enc.String(p)
-		enc.Buffer(n.data)
-		s := &n.stat
-		enc.Long(s.Czxid)
-		enc.Long(s.Mzxid)
-		enc.Long(s.Ctime)
-		enc.Long(s.Mtime)
-		enc.Int(s.Version)
-		enc.Int(s.Cversion)
-		enc.Int(s.Aversion)
-		enc.Long(s.EphemeralOwner)
-		enc.Long(s.Pzxid)
-		jute.EncodeACLs(&enc, n.acl)
-		c.index = append(c.index, capIndex{path: p, off: off, end: len(enc.B)})
+	c := &Capture{tree: t, lastZxid: t.lastZxid}
+	// The last capture's array, already paged in, serves when it is large
+	// enough.
+	if p := t.spare.Swap(nil); p != nil && cap(*p) >= len(t.nodes) {
+		c.nodes = (*p)[:0]
+	} else {
+		c.nodes = make([]capNode, 0, len(t.nodes))
 	}
-	c.recs = enc.B
+	for p, n := range t.nodes {
+		c.nodes = append(c.nodes, capNode{path: p, data: n.data, acl: n.acl, stat: n.stat})
+	}
 	var se jute.Encoder
 	sessions := t.Sessions()
 	se.Int(int32(len(sessions)))
@@ -94,13 +90,25 @@ func (t *Tree) Capture() *Capture {
 	return c
 }
 
+// Release hands the capture's array back to its tree for the next
+// Capture; the capture must not be used afterwards. Any goroutine may call
+// it once WriteTo has returned.
+func (c *Capture) Release() {
+	nodes := c.nodes
+	c.nodes, c.sessions = nil, nil
+	if nodes != nil {
+		clear(nodes) // drop the references to data the tree may have let go
+		c.tree.spare.Store(&nodes)
+	}
+}
+
 // Zxid is the last zxid the capture holds.
 func (c *Capture) Zxid() int64 { return c.lastZxid }
 
 // WriteTo writes the snapshot format: nodes in ascending path order, then
 // sessions, then the CRC.
 func (c *Capture) WriteTo(w io.Writer) (int64, error) {
-	sort.Slice(c.index, func(i, j int) bool { return c.index[i].path < c.index[j].path })
+	sort.Slice(c.nodes, func(i, j int) bool { return c.nodes[i].path < c.nodes[j].path })
 	crc := crc32.New(castagnoli)
 	out := io.MultiWriter(w, crc)
 	var total int64
@@ -119,9 +127,22 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 	}
 	enc.B = append(enc.B, snapshotMagic...)
 	enc.Long(c.lastZxid)
-	enc.Int(int32(len(c.index)))
-	for _, ix := range c.index {
-		enc.B = append(enc.B, c.recs[ix.off:ix.end]...)
+	enc.Int(int32(len(c.nodes)))
+	for i := range c.nodes {
+		n := &c.nodes[i]
+		enc.String(n.path)
+		enc.Buffer(n.data)
+		s := &n.stat
+		enc.Long(s.Czxid)
+		enc.Long(s.Mzxid)
+		enc.Long(s.Ctime)
+		enc.Long(s.Mtime)
+		enc.Int(s.Version)
+		enc.Int(s.Cversion)
+		enc.Int(s.Aversion)
+		enc.Long(s.EphemeralOwner)
+		enc.Long(s.Pzxid)
+		jute.EncodeACLs(&enc, n.acl)
 		if err := flush(false); err != nil {
 			return total, err
 		}

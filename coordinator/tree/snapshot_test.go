@@ -391,3 +391,45 @@ func FuzzTreeApplySequence(f *testing.F) {
 		require.Equal(t, snap, snapshotBytes(t, back))
 	})
 }
+
+// TestTreeCaptureIsTheStateWhenTaken: a capture written after the tree has
+// moved on (data replaced, ACLs replaced, nodes deleted and created, a
+// failed multi undone) is byte for byte the snapshot of the moment it was
+// taken; so is one that reuses a released capture's array.
+func TestTreeCaptureIsTheStateWhenTaken(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.openSession(1, 30000)
+	for i := 0; i < 50; i++ {
+		h.mustCreate(1, fmt.Sprintf("/n%02d", i), []byte(fmt.Sprintf("v%d", i)), 0)
+	}
+	mutate := func(round int) {
+		for i := 0; i < 50; i += 3 {
+			require.Equal(t, jute.OK, h.set(1, nil, fmt.Sprintf("/n%02d", i), []byte(fmt.Sprintf("round %d", round)), -1).Err)
+		}
+		perms := jute.PermRead | jute.PermAdmin
+		if round%2 == 1 {
+			perms = jute.PermAll
+		}
+		require.Equal(t, jute.OK, h.apply(1, jute.OpSetACL, nil, &jute.SetACLRequest{Path: "/n01", ACL: []jute.ACL{acl(perms, "world", "anyone")}, Version: -1}).Err)
+		require.Equal(t, jute.OK, h.del(1, nil, fmt.Sprintf("/n%02d", 40+round), -1).Err)
+		h.mustCreate(1, fmt.Sprintf("/new%d", round), []byte("fresh"), 0)
+		h.apply(1, jute.OpMulti, nil, &jute.MultiRequest{Ops: []jute.MultiOp{
+			{Type: jute.OpSetData, Req: &jute.SetDataRequest{Path: "/n02", Data: []byte("undone"), Version: -1}},
+			{Type: jute.OpDelete, Req: &jute.DeleteRequest{Path: "/missing", Version: -1}},
+		}})
+	}
+	for round := 0; round < 3; round++ {
+		want := h.state()
+		c := h.tr.Capture()
+		mutate(round)
+		saved := c.lastZxid
+		c.lastZxid = 0 // as state() writes it
+		var got bytes.Buffer
+		_, err := c.WriteTo(&got)
+		require.NoError(t, err)
+		c.lastZxid = saved
+		c.Release()
+		require.Equal(t, want, got.Bytes(), "round %d: the capture changed with the tree", round)
+		require.NotEqual(t, want, h.state(), "round %d: the tree did move on", round)
+	}
+}

@@ -3,6 +3,7 @@ package tree
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"kzoo/coordinator/jute"
 )
@@ -143,6 +144,10 @@ type Tree struct {
 	sessions   map[int64]*session
 	lastZxid   int64
 	dataSize   int64 // sum of len(path)+len(data) over nodes
+
+	// spare is the node array of the last Capture, handed back by its
+	// Release (from the goroutine that wrote it out) for the next one.
+	spare atomic.Pointer[[]capNode]
 
 	// undo is non-nil while a multi runs: every mutation appends its
 	// inverse so a failed multi leaves no trace.
