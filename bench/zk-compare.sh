@@ -10,7 +10,7 @@
 # Environment (defaults in brackets):
 #   KZOO      kzoo binary [bin/kzoo, built into a temp dir if missing]
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
-#   ROUNDS [3]  OPS [50000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
+#   ROUNDS [5]  OPS [50000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
 #   PHASES [create,set,get]  KEEP_WORK=1 keeps the temp dir (logs, data)
 #   CLIENT [pipelined]  zk-bench's --client: pipelined (lean, asynchronous),
 #          kzoo or go-zookeeper; the same client loads both servers
@@ -27,7 +27,7 @@ fi
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ZKSERVER=${ZKSERVER:-/usr/share/zookeeper/bin/zkServer.sh}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 OPS=${OPS:-50000}
 SESSIONS=${SESSIONS:-16}
 INFLIGHT=${INFLIGHT:-4}
