@@ -118,19 +118,6 @@ func (h *Handler) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRe
 	return answer()
 }
 
-// consumerOffsetStore is the part of the Store that OffsetCommit and
-// OffsetFetch v0 use (zkstate.Client has it). Without it, as without a
-// Store, those requests fail with UNKNOWN_SERVER_ERROR per partition.
-type consumerOffsetStore interface {
-	SetConsumerOffset(group, topic string, partition int32, offset int64) error
-	ConsumerOffset(group, topic string, partition int32) (offset int64, ok bool, err error)
-}
-
-func (h *Handler) consumerOffsets() consumerOffsetStore {
-	s, _ := h.o.Store.(consumerOffsetStore)
-	return s
-}
-
 // knownPartition reports whether the metadata cache has topic-partition.
 func (h *Handler) knownPartition(topic string, partition int32) bool {
 	c := h.cache
@@ -147,7 +134,7 @@ func (h *Handler) knownPartition(topic string, partition int32) bool {
 // commitOffsetsToZK answers OffsetCommit v0: every offset goes to
 // ZooKeeper, one znode per partition, in request order.
 func (h *Handler) commitOffsetsToZK(r *kmsg.OffsetCommitRequest, codes map[group.TopicPartition]int16) {
-	store := h.consumerOffsets()
+	store := h.o.Store // nil without ZooKeeper: every partition fails with UNKNOWN_SERVER_ERROR
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			k := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}

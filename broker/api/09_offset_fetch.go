@@ -54,13 +54,28 @@ func (h *Handler) fetchOffsets(groupID string, topics map[string][]int32, all bo
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].tp.Topic != out[j].tp.Topic {
-			return out[i].tp.Topic < out[j].tp.Topic
-		}
-		return out[i].tp.Partition < out[j].tp.Partition
-	})
+	sortFetched(out)
 	return out, nil
+}
+
+// sortFetched orders offsets by topic, then partition: the answers group
+// each topic's partitions under one entry.
+func sortFetched(fs []fetchedOffset) {
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].tp.Topic != fs[j].tp.Topic {
+			return fs[i].tp.Topic < fs[j].tp.Topic
+		}
+		return fs[i].tp.Partition < fs[j].tp.Partition
+	})
+}
+
+// answer is what a fetched offset reports: the commit, or -1 with empty
+// metadata when there is none.
+func (f fetchedOffset) answer() (offset int64, leaderEpoch int32, metadata *string) {
+	if f.ok {
+		return f.v.Offset, f.v.LeaderEpoch, kmsg.StringPtr(f.v.Metadata)
+	}
+	return -1, -1, kmsg.StringPtr("")
 }
 
 func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
@@ -81,22 +96,17 @@ func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 			if e != nil {
 				rg.ErrorCode = e.Code
 			}
-			byTopic := map[string]int{}
-			for _, f := range got {
-				i, ok := byTopic[f.tp.Topic]
-				if !ok {
-					i = len(rg.Topics)
-					byTopic[f.tp.Topic] = i
+			for _, f := range got { // sorted: a topic's partitions are adjacent
+				if n := len(rg.Topics); n == 0 || rg.Topics[n-1].Topic != f.tp.Topic {
 					rt := kmsg.NewOffsetFetchResponseGroupTopic()
 					rt.Topic = f.tp.Topic
 					rg.Topics = append(rg.Topics, rt)
 				}
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = f.tp.Partition, -1, -1, kmsg.StringPtr("")
-				if f.ok {
-					rp.Offset, rp.LeaderEpoch, rp.Metadata = f.v.Offset, f.v.LeaderEpoch, kmsg.StringPtr(f.v.Metadata)
-				}
-				rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
+				rp.Partition = f.tp.Partition
+				rp.Offset, rp.LeaderEpoch, rp.Metadata = f.answer()
+				rt := &rg.Topics[len(rg.Topics)-1]
+				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Groups = append(resp.Groups, rg)
 		}
@@ -117,26 +127,22 @@ func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 				got = append(got, fetchedOffset{tp: group.TopicPartition{Topic: t, Partition: p}})
 			}
 		}
+		sortFetched(got)
 	}
-	byTopic := map[string]int{}
-	for _, f := range got {
-		i, ok := byTopic[f.tp.Topic]
-		if !ok {
-			i = len(resp.Topics)
-			byTopic[f.tp.Topic] = i
+	for _, f := range got { // sorted: a topic's partitions are adjacent
+		if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != f.tp.Topic {
 			rt := kmsg.NewOffsetFetchResponseTopic()
 			rt.Topic = f.tp.Topic
 			resp.Topics = append(resp.Topics, rt)
 		}
 		rp := kmsg.NewOffsetFetchResponseTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = f.tp.Partition, -1, -1, kmsg.StringPtr("")
-		if f.ok {
-			rp.Offset, rp.LeaderEpoch, rp.Metadata = f.v.Offset, f.v.LeaderEpoch, kmsg.StringPtr(f.v.Metadata)
-		}
+		rp.Partition = f.tp.Partition
+		rp.Offset, rp.LeaderEpoch, rp.Metadata = f.answer()
 		if e != nil {
 			rp.ErrorCode = e.Code
 		}
-		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
+		rt := &resp.Topics[len(resp.Topics)-1]
+		rt.Partitions = append(rt.Partitions, rp)
 	}
 	return resp
 }
@@ -144,7 +150,7 @@ func (h *Handler) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 // fetchOffsetsFromZK answers OffsetFetch v0 from the znodes OffsetCommit v0
 // writes, topics and partitions in request order.
 func (h *Handler) fetchOffsetsFromZK(r *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) {
-	store := h.consumerOffsets()
+	store := h.o.Store
 	byTopic := map[string]int{}
 	seen := map[group.TopicPartition]bool{}
 	for _, t := range r.Topics {

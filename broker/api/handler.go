@@ -66,6 +66,10 @@ type Store interface {
 	ConfigChanges() ([]string, <-chan zk.Event, error)
 	MarkTopicForDeletion(name string) error
 	AllocateProducerIDs(broker int32) (zkstate.ProducerIDBlock, error)
+	// SetConsumerOffset and ConsumerOffset keep the offsets of OffsetCommit
+	// and OffsetFetch v0 under /consumers/<group>/offsets.
+	SetConsumerOffset(group, topic string, partition int32, offset int64) error
+	ConsumerOffset(group, topic string, partition int32) (offset int64, ok bool, err error)
 }
 
 // Controller is the part of broker/controller the handlers use.
