@@ -21,6 +21,7 @@ import (
 	"kzoo/broker/controller"
 	"kzoo/broker/zkstate"
 	"kzoo/broker/zkstate/zktest"
+	"kzoo/internal/testnet"
 )
 
 func TestMain(m *testing.M) { os.Exit(zktest.Main(m)) }
@@ -30,33 +31,25 @@ func TestMain(m *testing.M) { os.Exit(zktest.Main(m)) }
 // response of the same version.
 type kafkaListener struct {
 	id   int32
-	ln   net.Listener
+	addr string
 	mu   sync.Mutex
 	reqs []kmsg.Request
 }
 
 func newKafkaListener(t *testing.T, id int32) *kafkaListener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	k := &kafkaListener{id: id, ln: ln}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go k.serve(c)
-		}
-	}()
+	k := &kafkaListener{id: id}
+	k.addr = testnet.Serve(t, k.serve)
 	return k
 }
 
-func (k *kafkaListener) port() int32 { return int32(k.ln.Addr().(*net.TCPAddr).Port) }
+func (k *kafkaListener) port() int32 {
+	_, p, _ := net.SplitHostPort(k.addr)
+	n, _ := strconv.Atoi(p)
+	return int32(n)
+}
 
 func (k *kafkaListener) serve(c net.Conn) {
-	defer c.Close()
 	for {
 		var hdr [4]byte
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {

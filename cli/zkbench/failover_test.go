@@ -11,32 +11,21 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"kzoo/internal/testnet"
 )
 
 // srvrServer answers every connection with answer, as a server answers the
 // four-letter word srvr, and returns its address.
 func srvrServer(t *testing.T, answer string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4)
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				if _, err := c.Read(buf); err == nil && string(buf) == "srvr" {
-					_, _ = c.Write([]byte(answer))
-				}
-			}()
+	return testnet.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 4)
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err == nil && string(buf) == "srvr" {
+			_, _ = c.Write([]byte(answer))
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func srvrText(mode string) string {

@@ -10,27 +10,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"kzoo/internal/testnet"
 )
 
 // echoServer answers every line with the same line until the client closes.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testnet.Serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 func newProxy(t *testing.T, target string) *Proxy {

@@ -10,43 +10,33 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/internal/testnet"
 )
 
-// serveOnce answers every request on ln with reply(reqFrame).
+// serveFrames answers every size-prefixed request frame with reply(body)
+// until reply returns nil, and returns the server's address.
 func serveFrames(t *testing.T, reply func(body []byte) []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
+	return testnet.Serve(t, func(c net.Conn) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			var hdr [4]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for {
-					var hdr [4]byte
-					if _, err := io.ReadFull(c, hdr[:]); err != nil {
-						return
-					}
-					body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-					if _, err := io.ReadFull(c, body); err != nil {
-						return
-					}
-					out := reply(body)
-					if out == nil {
-						return
-					}
-					if _, err := c.Write(out); err != nil {
-						return
-					}
-				}
-			}()
+			body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+			if _, err := io.ReadFull(c, body); err != nil {
+				return
+			}
+			out := reply(body)
+			if out == nil {
+				return
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func frame(corr uint32, flexible bool, resp kmsg.Response) []byte {
