@@ -211,7 +211,7 @@ func TestBrokerBadInput(t *testing.T) {
 // TestBrokerBadConfig: a bad server.properties line stops the broker with
 // exit status 1 and a message naming file:line and key.
 func TestBrokerBadConfig(t *testing.T) {
-	home := brokerHome(t)
+	home := keeperHome(t)
 	dir := t.TempDir()
 	for _, tc := range []struct{ line, key string }{
 		{"num.network.threads=abc", "num.network.threads"},

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,32 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// brokerHome is a dist-like kzoo home (bin/kzoo and every deploy script)
-// for one test; it goes away with the test.
-func brokerHome(t *testing.T) string {
-	t.Helper()
-	var home string
-	if bin := os.Getenv("KZOO_BIN"); bin != "" {
-		home = t.TempDir()
-		require.NoError(t, os.MkdirAll(filepath.Join(home, "bin"), 0o755))
-		abs, err := filepath.Abs(bin)
-		require.NoError(t, err)
-		require.NoError(t, os.Symlink(abs, filepath.Join(home, "bin", "kzoo")))
-	} else {
-		home = keeperHome(t)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	scripts, err := filepath.Glob(filepath.Join(root, "deploy", "bin", "*.sh"))
-	require.NoError(t, err)
-	for _, s := range scripts {
-		data, err := os.ReadFile(s)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(home, "bin", filepath.Base(s)), data, 0o755))
-	}
-	return home
-}
 
 // brokerCluster is one coordinator and the brokers registered in it, all
 // real processes of one home.
@@ -78,10 +51,6 @@ func (b *brokerProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) 
 // 0..n-1, each with extra appended to its server.properties.
 func newBrokerCluster(t *testing.T, n int, extra string) *brokerCluster {
 	t.Helper()
-	if os.Getenv("KZOO_BIN") == "" {
-		// One build for the coordinator and the brokers.
-		t.Setenv("KZOO_BIN", filepath.Join(brokerHome(t), "bin", "kzoo"))
-	}
 	cfg, _, port := keeperConfig(t, "")
 	zk := coordStart(t, cfg, port)
 	c := newBrokerClusterOn(t, n, extra, zk.addr, false)
@@ -93,7 +62,7 @@ func newBrokerCluster(t *testing.T, n int, extra string) *brokerCluster {
 // zkConnect, as daemons when daemon is set.
 func newBrokerClusterOn(t *testing.T, n int, extra, zkConnect string, daemon bool) *brokerCluster {
 	t.Helper()
-	c := &brokerCluster{t: t, home: brokerHome(t), brokers: map[int]*brokerProc{}, zkAddr: zkConnect, daemon: daemon, logDir: t.TempDir()}
+	c := &brokerCluster{t: t, home: keeperHome(t), brokers: map[int]*brokerProc{}, zkAddr: zkConnect, daemon: daemon, logDir: t.TempDir()}
 	for id := 0; id < n; id++ {
 		c.configure(id, extra)
 	}

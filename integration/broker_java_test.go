@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +69,7 @@ func brokerJava(t *testing.T) *brokerJavaClient {
 		}
 		cp = append(cp, p)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(file), "javaclient", "KzooJavaClient.java")
+	src := filepath.Join(repoRoot(), "integration", "javaclient", "KzooJavaClient.java")
 	classes := t.TempDir()
 	out, errOut, code := coordRun(t, 120*time.Second, "", nil, javac, "-Xlint:all", "-Werror",
 		"-cp", strings.Join(cp, ":"), "-d", classes, src)

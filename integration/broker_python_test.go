@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +22,7 @@ func brokerPython(t *testing.T, module, script string) (python, path string) {
 	if err := exec.Command(python, "-c", "import "+module).Run(); err != nil {
 		t.Skipf("%s has no %s (apt-get install python3-kafka python3-confluent-kafka): %v", python, module, err)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	return python, filepath.Join(filepath.Dir(file), "kafkacompat", script)
+	return python, filepath.Join(repoRoot(), "integration", "kafkacompat", script)
 }
 
 // brokerPyRun runs a client script and returns its stdout lines.

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -81,9 +80,6 @@ func TestBrokerSeedWalkthrough(t *testing.T) {
 // -daemon`; then the ensemble's leader is killed with SIGKILL (the brokers
 // keep serving) and kafka-server-stop.sh stops every broker.
 func TestBrokerSeedWalkthroughEnsemble(t *testing.T) {
-	if os.Getenv(ensembleBinEnv) == "" && os.Getenv("KZOO_BIN") != "" {
-		t.Setenv(ensembleBinEnv, os.Getenv("KZOO_BIN"))
-	}
 	e := newEnsemble(t)
 	e.waitServing(30 * time.Second)
 	c := newBrokerClusterOn(t, 3, "", strings.Join(e.clientAddrs(), ","), true)

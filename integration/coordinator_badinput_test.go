@@ -270,7 +270,7 @@ func coordRemoteLines(log, remote string) []string {
 // exit code 1 and one message naming file:line:key, before dataDir is made;
 // an unknown key is only a warning.
 func TestCoordinatorBadConfig(t *testing.T) {
-	bin := coordBinary(t)
+	bin := kzooBinary(t)
 	for _, tc := range []struct{ line, msg string }{
 		{"clientPort=abc", `clientPort: "abc" is not a number`},
 		{"tickTime=-5", "tickTime: -5 must be greater than 0"},

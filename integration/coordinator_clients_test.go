@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,8 +34,7 @@ const (
 // coordCompatDir is integration/zkcompat.
 func coordCompatDir(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "zkcompat")
+	return filepath.Join(repoRoot(), "integration", "zkcompat")
 }
 
 // coordFreshKzoo starts kzoo on a fresh dataDir and returns its address.

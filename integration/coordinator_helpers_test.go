@@ -22,18 +22,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// coordBinary is the kzoo binary under test: $KZOO_BIN, or one built once
-// into the shared keeper home.
-func coordBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("KZOO_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		require.NoError(t, err)
-		return abs
-	}
-	return filepath.Join(keeperHome(t), "bin", "kzoo")
-}
-
 // coordLog collects a server's stdout and stderr; safe for concurrent use.
 type coordLog struct {
 	mu  sync.Mutex
@@ -65,7 +53,7 @@ type coordProc struct {
 func coordStart(t *testing.T, cfg string, port int, env ...string) *coordProc {
 	t.Helper()
 	p := &coordProc{log: &coordLog{}, exited: make(chan struct{}), addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	p.cmd = exec.Command(coordBinary(t), "keeper", "start-foreground", cfg)
+	p.cmd = exec.Command(kzooBinary(t), "keeper", "start-foreground", cfg)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())

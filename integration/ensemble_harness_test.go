@@ -31,10 +31,6 @@ import (
 // zkServer.sh start-foreground; ZKSERVER overrides its path).
 const ensembleTargetEnv = "KZOO_ENSEMBLE_TARGET"
 
-// ensembleBinEnv names a kzoo binary for the kzoo target instead of one
-// built from this checkout.
-const ensembleBinEnv = "KZOO_ENSEMBLE_BIN"
-
 const (
 	targetKzoo      = "kzoo"
 	targetZooKeeper = "zookeeper"
@@ -206,11 +202,7 @@ func (e *ensemble) start(id int) {
 	var cmd *exec.Cmd
 	switch e.target {
 	case targetKzoo:
-		bin := os.Getenv(ensembleBinEnv)
-		if bin == "" {
-			bin = filepath.Join(keeperHome(t), "bin", "kzoo")
-		}
-		cmd = exec.Command(bin, "keeper", "start-foreground", n.cfgPath)
+		cmd = exec.Command(kzooBinary(t), "keeper", "start-foreground", n.cfgPath)
 	case targetZooKeeper:
 		cmd = exec.Command(zkServerScript(), "start-foreground", n.cfgPath)
 		cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+n.dir,

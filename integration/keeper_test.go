@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,25 +24,69 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// keeperHome builds kzoo into a dist-like home for this test (bin/kzoo
-// plus the deploy scripts) and returns its path; the home goes away with
-// the test.
+// kzooBuild is the kzoo binary built from this checkout for the whole test
+// run, once: every home and every server start shares it.
+var kzooBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// TestMain removes the shared build when the run ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if kzooBuild.dir != "" {
+		os.RemoveAll(kzooBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// repoRoot is the checkout these tests belong to.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// kzooBinary is the kzoo binary under test: $KZOO_BIN, or the one built from
+// this checkout once per test run.
+func kzooBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("KZOO_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		require.NoError(t, err)
+		return abs
+	}
+	kzooBuild.once.Do(func() {
+		if kzooBuild.dir, kzooBuild.err = os.MkdirTemp("", "kzoo-integration-"); kzooBuild.err != nil {
+			return
+		}
+		kzooBuild.bin = filepath.Join(kzooBuild.dir, "kzoo")
+		build := exec.Command("go", "build", "-o", kzooBuild.bin, "./cli/kzoo")
+		build.Dir = repoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			kzooBuild.err = fmt.Errorf("go build ./cli/kzoo: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, kzooBuild.err)
+	return kzooBuild.bin
+}
+
+// keeperHome is a dist-like kzoo home for one test: bin/kzoo (the binary
+// under test) and every deploy script; it goes away with the test.
 func keeperHome(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "kzoo"), "./cli/kzoo")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	for _, s := range []string{"zkServer.sh", "zookeeper-server-start.sh", "zookeeper-server-stop.sh"} {
-		data, err := os.ReadFile(filepath.Join(root, "deploy", "bin", s))
+	home := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(home, "bin"), 0o755))
+	require.NoError(t, os.Symlink(kzooBinary(t), filepath.Join(home, "bin", "kzoo")))
+	scripts, err := filepath.Glob(filepath.Join(repoRoot(), "deploy", "bin", "*.sh"))
+	require.NoError(t, err)
+	for _, s := range scripts {
+		data, err := os.ReadFile(s)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", s), data, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(home, "bin", filepath.Base(s)), data, 0o755))
 	}
-	return dir
+	return home
 }
 
 type keeperRun struct {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,8 +48,7 @@ func runLocalBase(t *testing.T, offsets ...int) int {
 // process it started on SIGTERM.
 func TestRunLocalStartsAndStopsEverything(t *testing.T) {
 	home := keeperHome(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
+	root := repoRoot()
 	run := filepath.Join(t.TempDir(), "run")
 
 	zkBase := runLocalBase(t, 1, 2, 3)
