@@ -348,14 +348,7 @@ func runConsoleConsumer(e *env, args []string) int {
 	defer stop()
 	// The client is started without consuming first, so that a missing
 	// server or missing group support is reported before anything else.
-	probe, err := kgo.NewClient(kgo.SeedBrokers(servers...), kgo.ClientID(clientID))
-	if err != nil {
-		fmt.Fprintln(e.err, err)
-		return 1
-	}
-	err = waitReachable(ctx, probe, servers, propMs(props, defaultWaitMs, "default.api.timeout.ms"))
-	groupsServed := err == nil && group != "" && supportsKey(ctx, probe, 10) && supportsKey(ctx, probe, 11)
-	probe.Close()
+	groupsServed, err := probeGroups(ctx, servers, clientID, props)
 	if err != nil {
 		fmt.Fprintln(e.err, fmtErr("ERROR ", err))
 		return 1

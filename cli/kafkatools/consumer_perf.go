@@ -128,14 +128,7 @@ func runConsumerPerf(e *env, args []string) int {
 
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	probe, err := kgo.NewClient(kgo.SeedBrokers(servers...), kgo.ClientID(clientID))
-	if err != nil {
-		fmt.Fprintln(e.err, err)
-		return 1
-	}
-	err = waitReachable(ctx, probe, servers, propMs(props, defaultWaitMs, "default.api.timeout.ms"))
-	groupsServed := err == nil && supportsKey(ctx, probe, 10) && supportsKey(ctx, probe, 11)
-	probe.Close()
+	groupsServed, err := probeGroups(ctx, servers, clientID, props)
 	if err != nil {
 		fmt.Fprintln(e.err, fmtErr("ERROR ", err))
 		return 1

@@ -151,25 +151,45 @@ func newProducer(ctx context.Context, servers []string, pc *producerConfig) (*kg
 	if !pc.acksAll || pc.idempotence != "" {
 		return cl, nil
 	}
-	if supportsKey(ctx, cl, 22) {
+	if supportsKeys(ctx, cl, 22) {
 		return cl, nil
 	}
 	cl.Close()
 	return kgo.NewClient(append(pc.opts, kgo.DisableIdempotentWrite())...)
 }
 
-// supportsKey asks a broker whether it serves the API key.
-func supportsKey(ctx context.Context, cl *kgo.Client, key int16) bool {
+// supportsKeys asks a broker, with one ApiVersions request, whether it
+// serves every one of the API keys.
+func supportsKeys(ctx context.Context, cl *kgo.Client, keys ...int16) bool {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := cl.Request(ctx, kmsg.NewPtrApiVersionsRequest())
 	if err != nil {
 		return true // unknown: keep the default and let the send report
 	}
+	served := map[int16]bool{}
 	for _, k := range resp.(*kmsg.ApiVersionsResponse).ApiKeys {
-		if k.ApiKey == key {
-			return true
+		served[k.ApiKey] = true
+	}
+	for _, k := range keys {
+		if !served[k] {
+			return false
 		}
 	}
-	return false
+	return true
+}
+
+// probeGroups connects to servers as clientID, waits (default.api.timeout.ms)
+// until one answers, and reports whether the cluster serves consumer groups
+// (FindCoordinator and JoinGroup).
+func probeGroups(ctx context.Context, servers []string, clientID string, props map[string]string) (bool, error) {
+	probe, err := kgo.NewClient(kgo.SeedBrokers(servers...), kgo.ClientID(clientID))
+	if err != nil {
+		return false, err
+	}
+	defer probe.Close()
+	if err := waitReachable(ctx, probe, servers, propMs(props, defaultWaitMs, "default.api.timeout.ms")); err != nil {
+		return false, err
+	}
+	return supportsKeys(ctx, probe, 10, 11), nil
 }
