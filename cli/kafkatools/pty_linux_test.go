@@ -3,7 +3,6 @@ package kafkatools
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -38,31 +37,14 @@ func openPty(t *testing.T) (master, slave *os.File) {
 func TestConsoleProducerPromptOnTerminal(t *testing.T) {
 	bs := startKfake(t, 1, kfake.SeedTopics(1, "tty"))
 	master, slave := openPty(t)
-	var out, errb syncBuffer
-	cmd := exec.Command(os.Args[0], "console-producer", "--bootstrap-server", bs, "--topic", "tty")
-	cmd.Env = append(os.Environ(), "KAFKATOOLS_MAIN=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, &out, &errb
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	require.Eventually(t, func() bool { return out.String() == ">" }, 10*time.Second, 20*time.Millisecond)
+	p := startTool(t, slave, "console-producer", "--bootstrap-server", bs, "--topic", "tty")
+	require.Eventually(t, func() bool { return p.out.String() == ">" }, 10*time.Second, 20*time.Millisecond)
 	_, err := master.Write([]byte("typed\n"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return out.String() == ">>" }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return p.out.String() == ">>" }, 10*time.Second, 20*time.Millisecond)
 	_, err = master.Write([]byte{4}) // Ctrl-D: end of input
 	require.NoError(t, err)
-	select {
-	case err := <-done:
-		require.NoError(t, err, errb.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("producer did not stop at end of input")
-	}
+	p.exited(t, 20*time.Second, "producer did not stop at end of input")
 	r := runTool(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "tty", "--from-beginning", "--max-messages", "1", "--timeout-ms", "5000")
 	require.Equal(t, "typed\n", r.out, r.err)
 }

@@ -28,37 +28,61 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// toolProcess is a tool running as its own process: the test binary with
+// KAFKATOOLS_MAIN=1.
+type toolProcess struct {
+	cmd       *exec.Cmd
+	done      chan error
+	out, errb syncBuffer
+}
+
+// startTool starts `kzoo args...` with stdin (nil: none) and kills it at
+// the end of the test if it is still running.
+func startTool(t *testing.T, stdin *os.File, args ...string) *toolProcess {
+	t.Helper()
+	p := &toolProcess{done: make(chan error, 1)}
+	p.cmd = exec.Command(os.Args[0], args...)
+	p.cmd.Env = append(os.Environ(), "KAFKATOOLS_MAIN=1")
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	if stdin != nil {
+		p.cmd.Stdin = stdin
+	}
+	require.NoError(t, p.cmd.Start())
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// exited waits up to limit for the tool to exit with status 0.
+func (p *toolProcess) exited(t *testing.T, limit time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		require.NoError(t, err, p.errb.String())
+	case <-time.After(limit):
+		t.Fatal(what)
+	}
+}
+
 // TestConsoleConsumerSignals: SIGINT and SIGTERM end the consumer cleanly,
 // with the count on stderr and exit status 0.
 func TestConsoleConsumerSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			bs := startKfake(t, 1, kfake.SeedTopics(1, "sig"))
-			var out, errb syncBuffer
-			cmd := exec.Command(os.Args[0], "console-consumer", "--bootstrap-server", bs, "--topic", "sig")
-			cmd.Env = append(os.Environ(), "KAFKATOOLS_MAIN=1")
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			require.NoError(t, cmd.Start())
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() {
-				if cmd.ProcessState == nil {
-					_ = cmd.Process.Kill()
-					<-done
-				}
-			})
+			p := startTool(t, nil, "console-consumer", "--bootstrap-server", bs, "--topic", "sig")
 			require.Eventually(t, func() bool {
 				produce(t, bs, &kgo.Record{Topic: "sig", Value: []byte("hello")})
-				return strings.Contains(out.String(), "hello\n")
+				return strings.Contains(p.out.String(), "hello\n")
 			}, 20*time.Second, 300*time.Millisecond)
-			require.NoError(t, cmd.Process.Signal(sig))
-			select {
-			case err := <-done:
-				require.NoError(t, err, errb.String())
-			case <-time.After(10 * time.Second):
-				t.Fatal("consumer did not stop on " + sig.String())
-			}
-			require.Regexp(t, `^Processed a total of [1-9]\d* messages\n$`, errb.String())
+			require.NoError(t, p.cmd.Process.Signal(sig))
+			p.exited(t, 10*time.Second, "consumer did not stop on "+sig.String())
+			require.Regexp(t, `^Processed a total of [1-9]\d* messages\n$`, p.errb.String())
 		})
 	}
 }
@@ -76,32 +100,15 @@ func unreadBytes(t *testing.T, f *os.File) int {
 // linger still delivers them, and the producer exits 0.
 func TestConsoleProducerSignalFlushes(t *testing.T) {
 	bs := startKfake(t, 1, kfake.SeedTopics(1, "ps"))
-	var out, errb syncBuffer
-	cmd := exec.Command(os.Args[0], "console-producer", "--bootstrap-server", bs, "--topic", "ps", "--timeout", "60000")
-	cmd.Env = append(os.Environ(), "KAFKATOOLS_MAIN=1")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	stdin, err := cmd.StdinPipe()
+	r, w, err := os.Pipe()
 	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	_, err = stdin.Write([]byte("held1\nheld2\n"))
+	t.Cleanup(func() { r.Close(); w.Close() })
+	p := startTool(t, r, "console-producer", "--bootstrap-server", bs, "--topic", "ps", "--timeout", "60000")
+	_, err = w.Write([]byte("held1\nheld2\n"))
 	require.NoError(t, err)
-	pipe := stdin.(*os.File)
-	require.Eventually(t, func() bool { return unreadBytes(t, pipe) == 0 }, 10*time.Second, 20*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-done:
-		require.NoError(t, err, errb.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("producer did not stop on SIGTERM")
-	}
-	r := runTool(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "ps", "--from-beginning", "--max-messages", "2", "--timeout-ms", "5000")
-	require.Equal(t, "held1\nheld2\n", r.out, r.err)
+	require.Eventually(t, func() bool { return unreadBytes(t, w) == 0 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	p.exited(t, 20*time.Second, "producer did not stop on SIGTERM")
+	rr := runTool(t, "", "console-consumer", "--bootstrap-server", bs, "--topic", "ps", "--from-beginning", "--max-messages", "2", "--timeout-ms", "5000")
+	require.Equal(t, "held1\nheld2\n", rr.out, rr.err)
 }
