@@ -118,11 +118,25 @@ func (k kzooConn) close() { _ = k.c.Close() }
 type goZkConn struct{ c *zk.Conn }
 
 func connectGoZookeeper(ctx context.Context, cfg Config) ([]benchConn, error) {
+	zcs, err := dialGoZookeeper(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]benchConn, len(zcs))
+	for i, c := range zcs {
+		conns[i] = goZkConn{c}
+	}
+	return conns, nil
+}
+
+// dialGoZookeeper opens cfg.Sessions go-zookeeper sessions and waits until
+// each has one.
+func dialGoZookeeper(ctx context.Context, cfg Config) ([]*zk.Conn, error) {
 	quiet := zk.WithLogger(log.New(io.Discard, "", 0))
-	conns := make([]benchConn, 0, cfg.Sessions)
-	fail := func(err error) ([]benchConn, error) {
+	conns := make([]*zk.Conn, 0, cfg.Sessions)
+	fail := func(err error) ([]*zk.Conn, error) {
 		for _, c := range conns {
-			c.close()
+			c.Close()
 		}
 		return nil, err
 	}
@@ -136,7 +150,7 @@ func connectGoZookeeper(ctx context.Context, cfg Config) ([]benchConn, error) {
 		if err != nil {
 			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
 		}
-		conns = append(conns, goZkConn{c})
+		conns = append(conns, c)
 		events = append(events, ev)
 	}
 	deadline := time.NewTimer(cfg.SessionTimeout)

@@ -257,14 +257,14 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, round int) (Failover
 	}
 	r.Killed = cfg.Servers[leader]
 	// go-zookeeper, whose reconnect pause the round can shorten.
-	conns, err := connectGoZookeeper(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout,
+	conns, err := dialGoZookeeper(ctx, Config{Servers: cfg.Servers, Sessions: 1, SessionTimeout: cfg.SessionTimeout,
 		reconnectBackoff: failoverReconnectBackoff})
 	if err != nil {
 		return r, err
 	}
-	defer conns[0].close()
-	c := conns[0].(goZkConn).c
-	base, err := makeBase(conns[0], cfg.Root)
+	c := conns[0]
+	defer c.Close()
+	base, err := makeBase(goZkConn{c}, cfg.Root)
 	if err != nil {
 		return r, err
 	}
