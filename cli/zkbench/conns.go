@@ -62,29 +62,47 @@ func connect(ctx context.Context, cfg Config) ([]benchConn, error) {
 // kzooConn is a session of kzoo's own client.
 type kzooConn struct{ c *client.Client }
 
-func connectKzoo(ctx context.Context, cfg Config) ([]benchConn, error) {
+// openSessions opens cfg.Sessions sessions with open, closing those already
+// open when one fails.
+func openSessions(cfg Config, open func(i int) (benchConn, error)) ([]benchConn, error) {
 	conns := make([]benchConn, 0, cfg.Sessions)
-	fail := func(err error) ([]benchConn, error) {
-		for _, c := range conns {
-			c.close()
-		}
-		return nil, err
-	}
 	for i := 0; i < cfg.Sessions; i++ {
+		c, err := open(i)
+		if err != nil {
+			closeAll(conns)
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func closeAll(conns []benchConn) {
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+func connectKzoo(ctx context.Context, cfg Config) ([]benchConn, error) {
+	conns, err := openSessions(cfg, func(i int) (benchConn, error) {
 		c, err := client.Connect(client.Options{Servers: sessionServers(cfg, i), SessionTimeout: cfg.SessionTimeout})
 		if err != nil {
-			return fail(fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err))
+			return nil, fmt.Errorf("zk-bench: connect to %s: %w", strings.Join(cfg.Servers, ","), err)
 		}
-		conns = append(conns, kzooConn{c})
+		return kzooConn{c}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.SessionTimeout)
 	defer cancel()
 	for i, c := range conns {
 		if err := c.(kzooConn).c.WaitConnected(wctx); err != nil {
+			closeAll(conns)
 			if ctx.Err() != nil {
-				return fail(ctx.Err())
+				return nil, ctx.Err()
 			}
-			return fail(fmt.Errorf("zk-bench: no session %d with %s within %s: %w", i, strings.Join(cfg.Servers, ","), cfg.SessionTimeout, err))
+			return nil, fmt.Errorf("zk-bench: no session %d with %s within %s: %w", i, strings.Join(cfg.Servers, ","), cfg.SessionTimeout, err)
 		}
 	}
 	return conns, nil

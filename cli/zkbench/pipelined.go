@@ -40,31 +40,18 @@ type pipeSession struct {
 const pipeMaxFrame = 4<<20 + 1024
 
 func connectPipelined(ctx context.Context, cfg Config) ([]benchConn, error) {
-	conns := make([]benchConn, 0, cfg.Sessions)
-	fail := func(err error) ([]benchConn, error) {
-		for _, c := range conns {
-			c.close()
-		}
-		return nil, err
-	}
-	for i := 0; i < cfg.Sessions; i++ {
+	return openSessions(cfg, func(i int) (benchConn, error) {
 		servers := sessionServers(cfg, i)
 		var errs []string
-		var s *pipeSession
 		for j := range servers {
-			addr := servers[(i+j)%len(servers)]
-			var err error
-			if s, err = dialPipelined(ctx, addr, cfg.SessionTimeout); err == nil {
-				break
+			s, err := dialPipelined(ctx, servers[(i+j)%len(servers)], cfg.SessionTimeout)
+			if err == nil {
+				return s, nil
 			}
 			errs = append(errs, err.Error())
 		}
-		if s == nil {
-			return fail(fmt.Errorf("zk-bench: session %d: %s", i, strings.Join(errs, "; ")))
-		}
-		conns = append(conns, s)
-	}
-	return conns, nil
+		return nil, fmt.Errorf("zk-bench: session %d: %s", i, strings.Join(errs, "; "))
+	})
 }
 
 // dialPipelined connects to addr and establishes a new session.
