@@ -107,13 +107,8 @@ func offsetCommit(t *testing.T, h *Handler, version int16, groupID string, parts
 		last := &req.Topics[len(req.Topics)-1]
 		last.Partitions = append(last.Partitions, rp)
 	}
-	// Through the wire format of the version, as a client would send it.
-	dec := kmsg.NewPtrOffsetCommitRequest()
-	dec.Version = version
-	require.NoError(t, dec.ReadFrom(req.AppendTo(nil)))
-	out, err := h.Handle(context.Background(), &Header{Key: 8, Version: version, Listener: "PLAINTEXT"}, dec)
-	require.NoError(t, err)
-	resp := out.(*kmsg.OffsetCommitResponse)
+	req.Version = version
+	resp := handleOnWire(t, h, req).(*kmsg.OffsetCommitResponse)
 	codes := map[string]int16{}
 	n := 0
 	for _, rt := range resp.Topics {
@@ -246,4 +241,19 @@ func TestOffsetCommitV1AndLaterUseTheCoordinator(t *testing.T) {
 	v, _ := coord.groups.c.Offset("g", group.TopicPartition{Topic: "orders", Partition: 0})
 	coord.groups.mu.Unlock()
 	require.Equal(t, int64(23), v.Offset, "the coordinator's offset is untouched by v0")
+}
+
+// handleOnWire hands req to h as a client sends it (encoded and decoded at
+// req's version) and returns the response as the client reads it back.
+func handleOnWire(t *testing.T, h *Handler, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	dec := kmsg.RequestForKey(req.Key())
+	dec.SetVersion(req.GetVersion())
+	require.NoError(t, dec.ReadFrom(req.AppendTo(nil)))
+	out, err := h.Handle(context.Background(), &Header{Key: req.Key(), Version: req.GetVersion(), Listener: "PLAINTEXT"}, dec)
+	require.NoError(t, err)
+	back := dec.ResponseKind()
+	back.SetVersion(req.GetVersion())
+	require.NoError(t, back.ReadFrom(out.AppendTo(nil)))
+	return back
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -32,16 +31,8 @@ func offsetFetch(t *testing.T, h *Handler, version int16, groupID string, topics
 		rt.Topic, rt.Partitions = topic, parts[topic]
 		req.Topics = append(req.Topics, rt)
 	}
-	dec := kmsg.NewPtrOffsetFetchRequest()
-	dec.Version = version
-	require.NoError(t, dec.ReadFrom(req.AppendTo(nil)))
-	out, err := h.Handle(context.Background(), &Header{Key: 9, Version: version, Listener: "PLAINTEXT"}, dec)
-	require.NoError(t, err)
-	resp := out.(*kmsg.OffsetFetchResponse)
-	// Through the wire format too: v0 has no leader epoch and no top-level error.
-	back := kmsg.NewPtrOffsetFetchResponse()
-	back.Version = version
-	require.NoError(t, back.ReadFrom(resp.AppendTo(nil)))
+	// Through the wire format: v0 has no leader epoch and no top-level error.
+	back := handleOnWire(t, h, req).(*kmsg.OffsetFetchResponse)
 	got := map[string]fetchedPart{}
 	var order []string
 	for _, rt := range back.Topics {
