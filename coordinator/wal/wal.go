@@ -192,7 +192,9 @@ func (w *WAL) flush() error {
 // zeroChunk is how many bytes of zeros zeroAhead writes at a time.
 const zeroChunk = 1 << 20
 
-var zeros = make([]byte, zeroChunk)
+// zeros is read-only; as an array it lives in bss, so no process pays for it
+// at start-up.
+var zeros [zeroChunk]byte
 
 // zeroAhead keeps at least half a chunk of written zeros past the end of
 // the records. Growing the file with Truncate (as ZooKeeper does, with one
