@@ -182,9 +182,6 @@ func (l *Log) cleanGroup(group []*segment, latest map[string]int64, nowMs int64)
 			}
 			kh := parseHeader(kept)
 			u := ns.planIndex(ns.size, kh.lastOffset(), kh.maxTimestamp, kh.lastOffset(), l.cfg.IndexIntervalBytes)
-			if err := ns.writeIndex(u); err != nil {
-				return fail(err)
-			}
 			ns.publish(u, len(kept), kh.lastOffset(), kh.maxTimestamp, kh.lastOffset())
 		}
 	}

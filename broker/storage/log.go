@@ -369,21 +369,8 @@ func (s *segment) rewriteIndexes() error {
 	if err := s.tidxF.Truncate(0); err != nil {
 		return fmt.Errorf("storage: truncating %s: %w", s.tidxF.Name(), err)
 	}
-	idx, tidx := s.idx, s.tidx
-	s.idx, s.tidx = nil, nil
-	for i := range idx {
-		if err := s.writeIndex(indexUpdate{off: idx[i], hasOff: true}); err != nil {
-			return err
-		}
-		s.idx = append(s.idx, idx[i])
-	}
-	for i := range tidx {
-		if err := s.writeIndex(indexUpdate{time: tidx[i], hasTime: true}); err != nil {
-			return err
-		}
-		s.tidx = append(s.tidx, tidx[i])
-	}
-	return nil
+	s.idxSaved, s.tidxSaved = 0, 0
+	return s.saveIndexes()
 }
 
 func (l *Log) readStartOffset(def int64) int64 {

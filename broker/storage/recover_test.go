@@ -253,3 +253,52 @@ func TestStorageRecoverAfterRollCrash(t *testing.T) {
 		require.Less(t, start, l2.EndOffset())
 	}
 }
+
+// Appends keep index entries in memory; a flush and a clean close must
+// leave them in the files, so that a reopen loads them without a rebuild.
+func TestStorageIndexesSavedOnFlushAndClose(t *testing.T) {
+	dir := testDir(t)
+	cfg := Config{SegmentBytes: 4000, IndexIntervalBytes: 1}
+	l, _ := openLog(t, dir, cfg, 0)
+	for i := 0; i < 40; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, int64(1000+i)), 0, 0)
+		require.NoError(t, err)
+	}
+	act := l.active()
+	require.NotEmpty(t, act.idx)
+	require.Less(t, act.idxSaved, len(act.idx), "an append alone writes no index entry")
+
+	require.NoError(t, l.Flush())
+	onDisk := func(s *segment) (int64, int64) {
+		return fileSize(t, segName(dir, s.base, indexSuffix)), fileSize(t, segName(dir, s.base, timeIndexSuffix))
+	}
+	require.Equal(t, len(act.idx), act.idxSaved)
+	require.Equal(t, len(act.tidx), act.tidxSaved)
+	ib := make([]byte, len(act.idx)*offsetEntrySize)
+	_, err := act.idxF.ReadAt(ib, 0)
+	require.NoError(t, err)
+	for i, e := range act.idx {
+		require.Equal(t, e.rel, binary.BigEndian.Uint32(ib[i*offsetEntrySize:]), "entry %d", i)
+		require.Equal(t, e.pos, binary.BigEndian.Uint32(ib[i*offsetEntrySize+4:]), "entry %d", i)
+	}
+
+	before := map[int64][2]int{}
+	for _, s := range l.segs {
+		before[s.base] = [2]int{len(s.idx), len(s.tidx)}
+	}
+	require.NoError(t, l.Close())
+	for _, s := range l.segs {
+		n := before[s.base]
+		ii, ti := onDisk(s)
+		require.Equal(t, int64(n[0]*offsetEntrySize), ii, "%s", s.idxF.Name())
+		require.GreaterOrEqual(t, ti, int64(n[1]*timeEntrySize), "%s (the close adds the final time entry)", s.tidxF.Name())
+	}
+	l2, sink := openLog(t, dir, cfg, 0)
+	for _, line := range sink.all() {
+		require.NotContains(t, line, "rebuilding", "a clean close leaves indexes that load as they are")
+	}
+	require.Equal(t, len(l.segs), len(l2.segs))
+	for i, s := range l2.segs {
+		require.Equal(t, l.segs[i].idx, s.idx, "segment %d", s.base)
+	}
+}

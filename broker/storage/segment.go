@@ -52,7 +52,16 @@ type segment struct {
 	maxIdx, maxTidx int  // entry capacity of the preallocated indexes
 	prealloc        bool // index files are preallocated (active segment)
 
-	entryBuf [timeEntrySize]byte // writeIndex encodes entries here rather than in a new buffer per call
+	// idxSaved and tidxSaved count the entries of idx and tidx already in
+	// the index files. Appends add entries in memory only; saveIndexes
+	// writes the rest before a flush, a trim or a rewrite, so an append
+	// costs one write call (the batch) rather than three. The files only
+	// matter after a restart: a clean shutdown trims (and so saves) them,
+	// and a segment that was not flushed before a crash is rebuilt from
+	// its .log or, when its saved prefix is consistent, scanned from its
+	// last saved entry.
+	idxSaved, tidxSaved int
+	saveBuf             []byte // saveIndexes encodes entries here
 }
 
 func segName(dir string, base int64, suffix string) string {
@@ -136,8 +145,11 @@ func (s *segment) preallocate(cfg Config) error {
 	return nil
 }
 
-// trim cuts the index files to their entries.
+// trim saves the index entries and cuts the index files to them.
 func (s *segment) trim() error {
+	if err := s.saveIndexes(); err != nil {
+		return err
+	}
 	if err := s.idxF.Truncate(int64(len(s.idx) * offsetEntrySize)); err != nil {
 		return fmt.Errorf("storage: trimming %s: %w", s.idxF.Name(), err)
 	}
@@ -149,7 +161,13 @@ func (s *segment) trim() error {
 	return nil
 }
 
+// sync saves the index entries and fsyncs the segment's files.
 func (s *segment) sync() error {
+	if s.idxF != nil && s.tidxF != nil {
+		if err := s.saveIndexes(); err != nil {
+			return err
+		}
+	}
 	for _, f := range []File{s.log, s.idxF, s.tidxF} {
 		if f == nil {
 			continue
@@ -225,24 +243,36 @@ func (s *segment) planIndex(pos, lastOffset, maxTs, maxTsOff int64, interval int
 	return u
 }
 
-// writeIndex writes planned entries to the index files. Lock should be held
-// (wmu; or the segment is not published yet).
-func (s *segment) writeIndex(u indexUpdate) error {
-	if u.hasOff {
-		b := s.entryBuf[:offsetEntrySize]
-		binary.BigEndian.PutUint32(b, u.off.rel)
-		binary.BigEndian.PutUint32(b[4:], u.off.pos)
-		if _, err := s.idxF.WriteAt(b, int64(len(s.idx)*offsetEntrySize)); err != nil {
+// saveIndexes writes the entries not yet in the index files, one write
+// call per file. Lock should be held (wmu; or the segment is not published
+// yet).
+func (s *segment) saveIndexes() error {
+	if n := len(s.idx); n > s.idxSaved {
+		b := s.saveBuf[:0]
+		for _, e := range s.idx[s.idxSaved:] {
+			b = binary.BigEndian.AppendUint32(b, e.rel)
+			b = binary.BigEndian.AppendUint32(b, e.pos)
+		}
+		s.saveBuf = b
+		if _, err := s.idxF.WriteAt(b, int64(s.idxSaved*offsetEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.idxF.Name(), err)
 		}
+		s.idxSaved = n
 	}
-	if u.hasTime {
-		b := s.entryBuf[:timeEntrySize]
-		binary.BigEndian.PutUint64(b, uint64(u.time.ts))
-		binary.BigEndian.PutUint32(b[8:], u.time.rel)
-		if _, err := s.tidxF.WriteAt(b, int64(len(s.tidx)*timeEntrySize)); err != nil {
+	if n := len(s.tidx); n > s.tidxSaved {
+		b := s.saveBuf[:0]
+		for _, e := range s.tidx[s.tidxSaved:] {
+			b = binary.BigEndian.AppendUint64(b, uint64(e.ts))
+			b = binary.BigEndian.AppendUint32(b, e.rel)
+		}
+		s.saveBuf = b
+		if _, err := s.tidxF.WriteAt(b, int64(s.tidxSaved*timeEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.tidxF.Name(), err)
 		}
+		s.tidxSaved = n
+	}
+	if cap(s.saveBuf) > 64<<10 {
+		s.saveBuf = nil // a rebuild's buffer is not kept for the segment's life
 	}
 	return nil
 }
@@ -279,11 +309,7 @@ func (s *segment) finalTimeEntry() error {
 	if len(s.tidx) >= s.maxTidx {
 		return nil
 	}
-	u := indexUpdate{time: timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOff - s.base)}, hasTime: true}
-	if err := s.writeIndex(u); err != nil {
-		return err
-	}
-	s.tidx = append(s.tidx, u.time)
+	s.tidx = append(s.tidx, timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOff - s.base)})
 	return nil
 }
 
@@ -380,6 +406,7 @@ func (s *segment) loadIndexes() (bool, error) {
 		s.maxTs, s.maxTsOff = s.tidx[n-1].ts, s.base+int64(s.tidx[n-1].rel)
 	}
 	s.maxIdx, s.maxTidx = len(s.idx), len(s.tidx)
+	s.idxSaved, s.tidxSaved = len(s.idx), len(s.tidx)
 	return ok, nil
 }
 
