@@ -237,20 +237,16 @@ func TestStorageCompactPowerLossAtEveryStep(t *testing.T) {
 		mem := base.clone()
 		l, err := OpenFS(mem, dir, cfg, 0, nil)
 		require.NoError(t, err)
-		mem.mu.Lock()
-		mem.opsLeft = step
-		mem.mu.Unlock()
+		mem.CutPowerAt(step)
 		_, cerr := l.Compact(0)
-		mem.mu.Lock()
-		finished := !mem.dead
-		mem.mu.Unlock()
+		finished := !mem.PowerOut()
 		if finished {
 			require.NoError(t, cerr)
 			check(l, step)
 			steps = step
 			break
 		}
-		mem.revive()
+		mem.Revive()
 		l2, err := OpenFS(mem, dir, cfg, 0, nil)
 		require.NoError(t, err, "step %d", step)
 		check(l2, step)

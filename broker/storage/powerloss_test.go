@@ -92,7 +92,7 @@ func TestStoragePowerLoss(t *testing.T) {
 					durable = len(values)
 					continue
 				}
-				mem.crash()
+				mem.Crash()
 			}
 		})
 	}
@@ -114,9 +114,7 @@ func TestStoragePowerLossAtEveryStep(t *testing.T) {
 		mem := newMemFS()
 		l, err := OpenFS(mem, dir, cfg, 0, nil)
 		require.NoError(t, err)
-		mem.mu.Lock()
-		mem.opsLeft = step
-		mem.mu.Unlock()
+		mem.CutPowerAt(step)
 		acked := 0
 		for i := 0; i < appends; i++ {
 			if _, err := l.AppendLeader(batch(i), int32(i/6), 0); err != nil {
@@ -124,15 +122,13 @@ func TestStoragePowerLossAtEveryStep(t *testing.T) {
 			}
 			acked++
 		}
-		mem.mu.Lock()
-		finished := !mem.dead
-		mem.mu.Unlock()
+		finished := !mem.PowerOut()
 		if finished {
 			require.Equal(t, appends, acked)
 			require.Greater(t, step, 20)
 			return
 		}
-		mem.revive()
+		mem.Revive()
 		l2, err := OpenFS(mem, dir, cfg, 0, nil)
 		require.NoError(t, err, "step %d", step)
 		require.GreaterOrEqual(t, l2.EndOffset(), int64(2*acked), "step %d: acknowledged appends lost", step)
