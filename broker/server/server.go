@@ -23,6 +23,7 @@ import (
 	"kzoo/broker/meta"
 	"kzoo/broker/storage"
 	"kzoo/broker/zkstate"
+	"kzoo/internal/rawio"
 )
 
 // ErrInconsistentClusterID is wrapped when a log dir's meta.properties
@@ -314,7 +315,7 @@ func (s *Server) accept(ln net.Listener, name string) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			cs := &connServer{h: s.h, c: c, listener: name, maxBytes: s.cfg.SocketRequestMaxBytes, logf: s.logf}
+			cs := &connServer{h: s.h, c: rawio.Conn(c), listener: name, maxBytes: s.cfg.SocketRequestMaxBytes, logf: s.logf}
 			cs.serve(s.ctx)
 			s.mu.Lock()
 			delete(s.conns, c)
