@@ -53,12 +53,12 @@ func BenchmarkKafkaProduce(b *testing.B) {
 			s := benchSpec(b, target)
 			b.SetBytes(int64(s.recordSize))
 			b.ResetTimer()
-			_, _, p50, p99, err := measureProduce(context.Background(), s)
+			r, err := measureProduce(context.Background(), s)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(ms(p50), "p50-ms")
-			b.ReportMetric(ms(p99), "p99-ms")
+			b.ReportMetric(ms(r.p50), "p50-ms")
+			b.ReportMetric(ms(r.p99), "p99-ms")
 		})
 	}
 }
@@ -68,7 +68,7 @@ func BenchmarkKafkaConsume(b *testing.B) {
 	for _, target := range []string{"kfake", "kzoo"} {
 		b.Run(target, func(b *testing.B) {
 			s := benchSpec(b, target)
-			if _, _, _, _, err := measureProduce(context.Background(), s); err != nil {
+			if _, err := measureProduce(context.Background(), s); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(s.recordSize))

@@ -1,26 +1,34 @@
 // Command kafka-bench measures Kafka producer and consumer throughput with
 // franz-go: keyless records of --record-size bytes into a fresh topic of
 // --partitions partitions, produced with --acks, then read back from the
-// start. It reports records/s and MB/s (MB = 2^20 bytes) for both, and the
-// p50/p99 produce latency (Produce call to acknowledgement).
+// start. It reports records/s and MB/s (MB = 2^20 bytes) for both, the
+// p50/p99 produce latency (Produce call to acknowledgement), and the CPU
+// time per produced record of this process and of the servers.
 //
-// franz-go's in-process kfake cluster (--kfake-brokers brokers) is the
-// reference; a kzoo cluster given by --bootstrap-server (bench/kafka/run.sh
-// starts one from dist/kzoo) is measured interleaved with it, round by
-// round, and the best of --rounds of each is compared as kzoo/kfake ratios
-// (rates: above 1 means kzoo is faster; latencies: below 1 means kzoo is
-// faster).
+// franz-go's kfake cluster (--kfake-brokers brokers, in memory, no
+// validation, nothing on disk) is the reference, measured two ways: in a
+// process of its own, as the cluster under test runs, and inside this
+// process, where it shares the load generator's Go runtime and pays no
+// cross-process wakeups. A kzoo cluster given by --bootstrap-server
+// (bench/kafka/run.sh starts one from dist/kzoo) is measured interleaved
+// with both, round by round, and the best of --rounds of each is compared
+// as kzoo/kfake ratios (rates: above 1 means kzoo is faster; latencies:
+// below 1 means kzoo is faster).
 //
 // It never touches topics other than the kafka-bench-* topics it creates,
 // and deletes each after its round.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,22 +40,35 @@ import (
 func main() {
 	var (
 		bootstrap    = flag.String("bootstrap-server", "", "kzoo cluster to measure against kfake (host:port,…); empty: kfake only")
+		serverPIDs   = flag.String("server-pids", "", "PIDs of the --bootstrap-server cluster's processes (comma-separated), for its CPU time per record")
 		records      = flag.Int("records", 1000000, "records per run")
 		recordSize   = flag.Int("record-size", 100, "bytes per record")
 		partitions   = flag.Int("partitions", 6, "partitions of the benchmark topic")
 		replication  = flag.Int("replication-factor", 3, "replication factor of the topic on the kzoo cluster")
 		acks         = flag.String("acks", "1", "produce acks: 0, 1 or all")
 		rounds       = flag.Int("rounds", 3, "rounds; the best of each figure is kept")
-		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the in-process kfake reference cluster")
+		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the kfake reference cluster")
 		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
+		serveKfake   = flag.Bool("serve-kfake", false, "serve a kfake cluster of --kfake-brokers brokers until stdin closes, printing its addresses on one line (the separate-process reference)")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, config{
-		bootstrap: *bootstrap, records: *records, recordSize: *recordSize, partitions: int32(*partitions),
-		replication: int16(*replication), acks: *acks, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
-	}); err != nil {
+	if *serveKfake {
+		if err := serveKfakeCluster(ctx, *kfakeBrokers); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	pids, err := parsePIDs(*serverPIDs)
+	if err == nil {
+		err = run(ctx, config{
+			bootstrap: *bootstrap, serverPIDs: pids, records: *records, recordSize: *recordSize, partitions: int32(*partitions),
+			replication: int16(*replication), acks: *acks, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
+		})
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -55,6 +76,7 @@ func main() {
 
 type config struct {
 	bootstrap    string
+	serverPIDs   []int
 	records      int
 	recordSize   int
 	partitions   int32
@@ -77,8 +99,84 @@ func parseAcks(s string) (kgo.Acks, error) {
 	return kgo.Acks{}, fmt.Errorf("%w: --acks %q: want 0, 1 or all", errBench, s)
 }
 
-// measureKfake runs one round against a fresh in-process kfake cluster.
-func measureKfake(ctx context.Context, c config, topic string) (result, error) {
+func parsePIDs(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%w: --server-pids: %q is not a process id", errBench, f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// serveKfakeCluster is the body of the separate-process reference: a kfake
+// cluster whose addresses go to stdout, served until stdin reaches EOF (the
+// parent closed it or died) or a signal ends ctx.
+func serveKfakeCluster(ctx context.Context, brokers int) error {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(brokers))
+	if err != nil {
+		return fmt.Errorf("%w: starting kfake: %v", errBench, err)
+	}
+	defer cluster.Close()
+	fmt.Println(strings.Join(cluster.ListenAddrs(), ","))
+	eof := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	select {
+	case <-eof:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// measureKfakeProcess runs one round against a fresh kfake cluster in a
+// process of its own (this program with --serve-kfake).
+func measureKfakeProcess(ctx context.Context, c config, topic string) (result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return result{}, fmt.Errorf("%w: finding this program to start kfake: %v", errBench, err)
+	}
+	cmd := exec.Command(self, "--serve-kfake", "--kfake-brokers", strconv.Itoa(c.kfakeBrokers))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return result{}, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return result{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return result{}, fmt.Errorf("%w: starting %s --serve-kfake: %v", errBench, self, err)
+	}
+	defer func() {
+		stdin.Close() // the server's signal to stop
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return result{}, fmt.Errorf("%w: kfake process %d printed no addresses: %v", errBench, cmd.Process.Pid, err)
+	}
+	return measure(ctx, spec{
+		servers: strings.Split(strings.TrimSpace(line), ","), topic: topic, records: c.records, recordSize: c.recordSize,
+		partitions: c.partitions, replication: -1, acks: c.acks, serverPIDs: []int{cmd.Process.Pid},
+	})
+}
+
+// measureKfakeInProcess runs one round against a fresh kfake cluster in
+// this process.
+func measureKfakeInProcess(ctx context.Context, c config, topic string) (result, error) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(c.kfakeBrokers))
 	if err != nil {
 		return result{}, fmt.Errorf("%w: starting kfake: %v", errBench, err)
@@ -88,6 +186,13 @@ func measureKfake(ctx context.Context, c config, topic string) (result, error) {
 		servers: cluster.ListenAddrs(), topic: topic, records: c.records, recordSize: c.recordSize,
 		partitions: c.partitions, replication: -1, acks: c.acks,
 	})
+}
+
+// target is one cluster measured each round.
+type target struct {
+	name    string
+	measure func(ctx context.Context, c config, topic string) (result, error)
+	results []result
 }
 
 func run(ctx context.Context, c config) error {
@@ -103,43 +208,43 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("; kzoo at %s (replication factor %d)", c.bootstrap, c.replication)
 	}
 	fmt.Println()
-	var kf, kz []result
+	var targets []*target
+	if !c.noKfake {
+		targets = append(targets,
+			&target{name: "kfake (own process)", measure: measureKfakeProcess},
+			&target{name: "kfake (in this process)", measure: measureKfakeInProcess})
+	}
+	if c.bootstrap != "" {
+		targets = append(targets, &target{name: "kzoo", measure: func(ctx context.Context, c config, topic string) (result, error) {
+			return measure(ctx, spec{
+				servers: strings.Split(c.bootstrap, ","), topic: topic, records: c.records, recordSize: c.recordSize,
+				partitions: c.partitions, replication: c.replication, acks: c.acks, serverPIDs: c.serverPIDs,
+			})
+		}})
+	}
 	for round := 1; round <= c.rounds; round++ {
-		topic := fmt.Sprintf("kafka-bench-%d-%d", time.Now().Unix(), round)
-		if !c.noKfake {
-			r, err := measureKfake(ctx, c, topic)
+		for i, t := range targets {
+			topic := fmt.Sprintf("kafka-bench-%d-%d-%d", time.Now().Unix(), round, i)
+			r, err := t.measure(ctx, c, topic)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			fmt.Printf("round %d kfake: %s\n", round, r)
-			kf = append(kf, r)
+			fmt.Printf("round %d %-24s %s\n", round, t.name+":", r)
+			t.results = append(t.results, r)
 		}
-		if c.bootstrap == "" {
-			continue
-		}
-		r, err := measure(ctx, spec{
-			servers: strings.Split(c.bootstrap, ","), topic: topic, records: c.records, recordSize: c.recordSize,
-			partitions: c.partitions, replication: c.replication, acks: c.acks,
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("round %d kzoo:  %s\n", round, r)
-		kz = append(kz, r)
 	}
-	bz := best(kz)
-	if c.noKfake {
-		fmt.Printf("best of %d kzoo:  %s\n", c.rounds, bz)
+	for _, t := range targets {
+		fmt.Printf("best of %d %-24s %s\n", c.rounds, t.name+":", best(t.results))
+	}
+	if c.noKfake || c.bootstrap == "" {
 		return nil
 	}
-	bf := best(kf)
-	fmt.Printf("best of %d kfake: %s\n", c.rounds, bf)
-	if c.bootstrap == "" {
-		return nil
+	kz := best(targets[len(targets)-1].results)
+	for _, t := range targets[:len(targets)-1] {
+		bf := best(t.results)
+		fmt.Printf("kzoo / %-24s produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f\n", t.name+":",
+			kz.produceRecs/bf.produceRecs, kz.produceMB/bf.produceMB, ms(kz.p50)/ms(bf.p50), ms(kz.p99)/ms(bf.p99),
+			kz.consumeRecs/bf.consumeRecs, kz.consumeMB/bf.consumeMB)
 	}
-	fmt.Printf("best of %d kzoo:  %s\n", c.rounds, bz)
-	fmt.Printf("kzoo/kfake: produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f\n",
-		bz.produceRecs/bf.produceRecs, bz.produceMB/bf.produceMB, ms(bz.p50)/ms(bf.p50), ms(bz.p99)/ms(bf.p99),
-		bz.consumeRecs/bf.consumeRecs, bz.consumeMB/bf.consumeMB)
 	return nil
 }

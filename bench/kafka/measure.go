@@ -28,6 +28,7 @@ type spec struct {
 	partitions  int32
 	replication int16
 	acks        string // 0, 1 or all
+	serverPIDs  []int  // server processes whose CPU time is reported (kfake in its own process, kzoo's brokers)
 }
 
 // result is what one run of produce then consume measured.
@@ -35,6 +36,10 @@ type result struct {
 	produceRecs, produceMB float64 // per second
 	p50, p99               time.Duration
 	consumeRecs, consumeMB float64 // per second
+	// CPU per produced record in µs: this process (the producer, and
+	// kfake when it runs in here) and the server processes (-1 when
+	// unknown or none).
+	cpuSelf, cpuServers float64
 }
 
 const mib = 1024 * 1024
@@ -99,11 +104,11 @@ func deleteTopic(ctx context.Context, s spec) {
 
 // measureProduce sends s.records records of s.recordSize random bytes,
 // keyless, as fast as the client takes them, and times each from the
-// Produce call to its acknowledgement.
-func measureProduce(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, p50, p99 time.Duration, err error) {
+// Produce call to its acknowledgement. It fills r's produce figures.
+func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	acks, err := parseAcks(s.acks)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return r, err
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.servers...),
@@ -116,7 +121,7 @@ func measureProduce(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, 
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return r, err
 	}
 	defer cl.Close()
 	payload := make([]byte, s.recordSize)
@@ -137,6 +142,7 @@ func measureProduce(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, 
 		}
 		lat[done.Add(1)-1] = int64(time.Since(r.Timestamp))
 	}
+	cpu0 := sampleCPU(s.serverPIDs)
 	start := time.Now()
 	for range s.records {
 		// The record's timestamp is the time it was handed over: franz-go
@@ -146,17 +152,20 @@ func measureProduce(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, 
 		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: payload, Timestamp: time.Now()}, promise)
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return 0, 0, 0, 0, err
+		return r, err
 	}
 	elapsed := time.Since(start).Seconds()
+	r.cpuSelf, r.cpuServers = perRecord(cpu0, sampleCPU(s.serverPIDs), s.records)
 	if n := failed.Load(); n > 0 {
-		return 0, 0, 0, 0, fmt.Errorf("%w: %d of %d produces to %s failed, first: %v", errBench, n, s.records, s.topic, firstErr)
+		return r, fmt.Errorf("%w: %d of %d produces to %s failed, first: %v", errBench, n, s.records, s.topic, firstErr)
 	}
 	lat = lat[:done.Load()]
 	slices.Sort(lat)
-	p50 = time.Duration(lat[len(lat)/2])
-	p99 = time.Duration(lat[len(lat)*99/100])
-	return float64(s.records) / elapsed, float64(s.records*s.recordSize) / mib / elapsed, p50, p99, nil
+	r.p50 = time.Duration(lat[len(lat)/2])
+	r.p99 = time.Duration(lat[len(lat)*99/100])
+	r.produceRecs = float64(s.records) / elapsed
+	r.produceMB = float64(s.records*s.recordSize) / mib / elapsed
+	return r, nil
 }
 
 // measureConsume reads the topic from the start until s.records records
@@ -198,13 +207,12 @@ func measureConsume(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, 
 
 // measure creates the topic, produces, consumes and deletes the topic.
 func measure(ctx context.Context, s spec) (result, error) {
-	var r result
 	if err := createTopic(ctx, s); err != nil {
-		return r, err
+		return result{}, err
 	}
 	defer deleteTopic(context.WithoutCancel(ctx), s)
-	var err error
-	if r.produceRecs, r.produceMB, r.p50, r.p99, err = measureProduce(ctx, s); err != nil {
+	r, err := measureProduce(ctx, s)
+	if err != nil {
 		return r, err
 	}
 	if r.consumeRecs, r.consumeMB, err = measureConsume(ctx, s); err != nil {
@@ -228,6 +236,8 @@ func best(rs []result) result {
 		b.consumeMB = max(b.consumeMB, r.consumeMB)
 		b.p50 = min(b.p50, r.p50)
 		b.p99 = min(b.p99, r.p99)
+		b.cpuSelf = min(b.cpuSelf, r.cpuSelf)
+		b.cpuServers = min(b.cpuServers, r.cpuServers)
 	}
 	return b
 }
@@ -235,6 +245,10 @@ func best(rs []result) result {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (r result) String() string {
-	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms | consume %10.0f rec/s %7.2f MB/s",
-		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.consumeRecs, r.consumeMB)
+	srv := "     -"
+	if r.cpuServers >= 0 {
+		srv = fmt.Sprintf("%6.3f", r.cpuServers)
+	}
+	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms  cpu µs/rec: bench %5.3f servers %s | consume %10.0f rec/s %7.2f MB/s",
+		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.cpuSelf, srv, r.consumeRecs, r.consumeMB)
 }

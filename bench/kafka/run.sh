@@ -3,7 +3,9 @@
 #
 # Starts 1 kzoo coordinator and 3 kzoo brokers on 127.0.0.1 (free ports,
 # every file in a temporary directory), runs bench/kafka against them
-# interleaved with an in-process kfake cluster, prints the kzoo/kfake ratios,
+# interleaved with kfake clusters (one in a process of its own, one inside
+# the load generator), prints the kzoo/kfake ratios and the CPU each side
+# used per record (the kzoo figure covers the coordinator and the brokers),
 # and stops every process it started by its PID (brokers first, with a
 # controlled shutdown, then the coordinator).
 #
@@ -118,4 +120,5 @@ EOF
 done
 echo "run.sh: coordinator on 127.0.0.1:$zk_port, brokers at $bootstrap (files in $WORK)"
 
-"$WORK/kafka-bench" --bootstrap-server "$bootstrap" "$@"
+pids=$(IFS=,; echo "${PIDS[*]}")
+"$WORK/kafka-bench" --bootstrap-server "$bootstrap" --server-pids "$pids" "$@"

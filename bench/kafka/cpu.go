@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuSample is the CPU time used so far by this process (the load
+// generator, and an in-process kfake with it) and by the server processes
+// measured.
+type cpuSample struct {
+	self, servers time.Duration
+	ok            bool // the servers' times could be read (Linux /proc)
+}
+
+func sampleCPU(serverPIDs []int) cpuSample {
+	var s cpuSample
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	s.ok = true
+	for _, pid := range serverPIDs {
+		d, ok := processCPU(pid)
+		s.servers += d
+		s.ok = s.ok && ok
+	}
+	return s
+}
+
+// processCPU sums the run time of pid's threads from
+// /proc/<pid>/task/*/schedstat (nanoseconds, unlike the clock ticks of
+// /proc/<pid>/stat).
+func processCPU(pid int) (time.Duration, bool) {
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "schedstat"))
+	if err != nil || len(tasks) == 0 {
+		return 0, false
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, true
+}
+
+// perRecord is the CPU each side used per record between a and b, in µs
+// (servers -1 when unknown).
+func perRecord(a, b cpuSample, records int) (self, servers float64) {
+	self = float64(b.self-a.self) / float64(time.Microsecond) / float64(records)
+	servers = -1
+	if a.ok && b.ok {
+		servers = float64(b.servers-a.servers) / float64(time.Microsecond) / float64(records)
+	}
+	return self, servers
+}
