@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/internal/rawio"
 )
 
 // brokerConn is a minimal Kafka client connection used by the replica
@@ -25,7 +27,7 @@ func dialBroker(dial func(network, addr string) (net.Conn, error), addr, clientI
 	if err != nil {
 		return nil, fmt.Errorf("dialing broker %s: %w", addr, err)
 	}
-	return &brokerConn{addr: addr, conn: c, clientID: clientID}, nil
+	return &brokerConn{addr: addr, conn: rawio.Conn(c), clientID: clientID}, nil
 }
 
 func (b *brokerConn) Close() error { return b.conn.Close() }
