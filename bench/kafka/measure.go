@@ -65,16 +65,7 @@ func createTopic(ctx context.Context, s spec) error {
 		return fmt.Errorf("%w: creating topic %s: %v", errBench, s.topic, err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mreq := kmsg.NewPtrMetadataRequest()
-		mt := kmsg.NewMetadataRequestTopic()
-		mt.Topic = kmsg.StringPtr(s.topic)
-		mreq.Topics = append(mreq.Topics, mt)
-		m, err := mreq.RequestWith(ctx, cl)
-		if err == nil && len(m.Topics) == 1 && m.Topics[0].ErrorCode == 0 && len(m.Topics[0].Partitions) == int(s.partitions) &&
-			!slices.ContainsFunc(m.Topics[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 }) {
-			return nil
-		}
+	for !topicReady(ctx, cl, s) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: topic %s has no leader for every partition after 30 s", errBench, s.topic)
 		}
@@ -84,6 +75,47 @@ func createTopic(ctx context.Context, s spec) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	return nil
+}
+
+// topicReady reports whether every partition of the topic has a leader
+// that knows it leads: metadata names one, and a ListOffsets, which the
+// client sends to each partition's leader, succeeds everywhere. A leader
+// that has not yet taken over would answer the first produce with
+// NOT_LEADER_OR_FOLLOWER, and the producer's retry backoff would land in
+// the measurement.
+func topicReady(ctx context.Context, cl *kgo.Client, s spec) bool {
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(s.topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	m, err := mreq.RequestWith(ctx, cl)
+	if err != nil || len(m.Topics) != 1 || m.Topics[0].ErrorCode != 0 || len(m.Topics[0].Partitions) != int(s.partitions) ||
+		slices.ContainsFunc(m.Topics[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 }) {
+		return false
+	}
+	lreq := kmsg.NewPtrListOffsetsRequest()
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = s.topic
+	for p := range s.partitions {
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition, lp.Timestamp = p, -1
+		lt.Partitions = append(lt.Partitions, lp)
+	}
+	lreq.Topics = append(lreq.Topics, lt)
+	ok := true
+	for _, sh := range cl.RequestSharded(ctx, lreq) {
+		resp, _ := sh.Resp.(*kmsg.ListOffsetsResponse)
+		if sh.Err != nil || resp == nil {
+			return false
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				ok = ok && p.ErrorCode == 0
+			}
+		}
+	}
+	return ok
 }
 
 // deleteTopic removes the benchmark's topic; failures only cost disk.
