@@ -59,7 +59,8 @@ sim:
 bench: build
 	KZOO=$(CURDIR)/$(BIN) bash bench/zk-compare.sh
 	KZOO=$(CURDIR)/$(BIN) bash bench/zk-compare.sh --ensemble
-	KZOO=$(CURDIR)/$(BIN) bash bench/kafka/run.sh
+	KZOO=$(CURDIR)/$(BIN) bash bench/kafka/run.sh --replication-factor 1
+	KZOO=$(CURDIR)/$(BIN) bash bench/kafka/run.sh --replication-factor 3
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
