@@ -30,6 +30,7 @@ package crashfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -50,7 +51,8 @@ var (
 	// ErrNotDir is returned where a directory is needed and a file stands.
 	ErrNotDir = errors.New("crashfs: not a directory")
 	// ErrNotEmpty is returned by Remove of a directory that has entries.
-	ErrNotEmpty = errors.New("crashfs: directory not empty")
+	// Like ENOTEMPTY, it is also an fs.ErrExist.
+	ErrNotEmpty = fmt.Errorf("crashfs: directory not empty: %w", fs.ErrExist)
 )
 
 // FS is the in-memory filesystem. It is safe for concurrent use: one mutex
@@ -227,7 +229,7 @@ func (m *FS) OpenFile(name string, flag int, _ fs.FileMode) (*File, error) {
 		}
 	}
 	if !m.dirs[filepath.Dir(name)] {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: m.absent(name)}
 	}
 	if m.dirs[name] {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrIsDir}
@@ -235,7 +237,7 @@ func (m *FS) OpenFile(name string, flag int, _ fs.FileMode) (*File, error) {
 	n := m.live[name]
 	switch {
 	case n == nil && flag&os.O_CREATE == 0:
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: m.absent(name)}
 	case n != nil && flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
 	case n == nil:
@@ -259,10 +261,7 @@ func (m *FS) ReadDir(dir string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	if !m.dirs[dir] {
-		if m.live[dir] != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: dir, Err: ErrNotDir}
-		}
-		return nil, &fs.PathError{Op: "readdir", Path: dir, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "readdir", Path: dir, Err: m.notDir(dir)}
 	}
 	return m.entries(dir), nil
 }
@@ -310,7 +309,7 @@ func (m *FS) ReadFile(name string) ([]byte, error) {
 	case m.dirs[name]:
 		return nil, &fs.PathError{Op: "read", Path: name, Err: ErrIsDir}
 	case n == nil:
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: m.absent(name)}
 	}
 	return append([]byte(nil), n.data...), nil
 }
@@ -328,7 +327,7 @@ func (m *FS) Stat(name string) (fs.FileInfo, error) {
 	}
 	n := m.live[name]
 	if n == nil {
-		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: m.absent(name)}
 	}
 	return info{name: filepath.Base(name), size: int64(len(n.data))}, nil
 }
@@ -348,7 +347,7 @@ func (m *FS) Remove(name string) error {
 		delete(m.live, name)
 		return nil
 	case !m.dirs[name]:
-		return &fs.PathError{Op: "remove", Path: name, Err: fs.ErrNotExist}
+		return &fs.PathError{Op: "remove", Path: name, Err: m.absent(name)}
 	case len(m.entries(name)) > 0:
 		return &fs.PathError{Op: "remove", Path: name, Err: ErrNotEmpty}
 	case isRoot(name):
@@ -363,17 +362,41 @@ func (m *FS) Remove(name string) error {
 	return nil
 }
 
+// absent is why name is not in the live namespace: ErrNotDir where a file
+// stands in the way of its directory, as on a real filesystem,
+// fs.ErrNotExist otherwise. Lock should be held.
+func (m *FS) absent(name string) error {
+	for p := filepath.Dir(name); !m.dirs[p]; p = filepath.Dir(p) {
+		if m.live[p] != nil {
+			return ErrNotDir
+		}
+	}
+	return fs.ErrNotExist
+}
+
+// notDir is why dir, which is not a directory, cannot be used as one. Lock
+// should be held.
+func (m *FS) notDir(dir string) error {
+	if m.live[dir] != nil {
+		return ErrNotDir
+	}
+	return m.absent(dir)
+}
+
 func isRoot(p string) bool { return p == "/" || p == "." }
 
 // RemoveAll removes path and everything below it, live and durable at once
 // (like MkdirAll, it is not undone by a crash). A path that does not exist
-// is no error.
+// is no error, unless a file stands in the way of its directory.
 func (m *FS) RemoveAll(path string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	path = filepath.Clean(path)
 	if err := m.change("removeall", path); err != nil {
 		return err
+	}
+	if m.live[path] == nil && !m.dirs[path] && m.absent(path) != fs.ErrNotExist {
+		return &fs.PathError{Op: "removeall", Path: path, Err: m.absent(path)}
 	}
 	for _, ns := range []map[string]*node{m.live, m.durable} {
 		for p := range ns {
@@ -406,7 +429,8 @@ func within(p, dir string) bool {
 
 // Rename moves the file oldpath to newpath, replacing any file there, in
 // the live namespace; each directory involved must be synced for the move
-// to survive a crash. Directories cannot be renamed.
+// to survive a crash. Directories cannot be renamed, nor replaced (as
+// os.Rename, it answers fs.ErrExist for a directory at newpath).
 func (m *FS) Rename(oldpath, newpath string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -420,11 +444,11 @@ func (m *FS) Rename(oldpath, newpath string) error {
 	case m.dirs[oldpath]:
 		err = errors.ErrUnsupported
 	case n == nil:
-		err = fs.ErrNotExist
+		err = m.absent(oldpath)
 	case !m.dirs[filepath.Dir(newpath)]:
-		err = fs.ErrNotExist
+		err = m.notDir(filepath.Dir(newpath))
 	case m.dirs[newpath]:
-		err = ErrIsDir
+		err = fs.ErrExist // as os.Rename answers for any directory there
 	}
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
@@ -466,7 +490,7 @@ func (m *FS) SyncDir(dir string) error {
 		return err
 	}
 	if !m.dirs[dir] {
-		return &fs.PathError{Op: "syncdir", Path: dir, Err: fs.ErrNotExist}
+		return &fs.PathError{Op: "syncdir", Path: dir, Err: m.notDir(dir)}
 	}
 	for p := range m.durable {
 		if filepath.Dir(p) == dir {
@@ -522,25 +546,34 @@ func (f *File) access(op string, write bool) error {
 	return nil
 }
 
-// begin checks that the handle can do op (a change when write). Lock should
-// be held.
-func (f *File) begin(op string, write bool) error {
+// readable checks that the handle can read into p; an empty p reads
+// nothing and, as with *os.File, needs no read access. Lock should be held.
+func (f *File) readable(op string, p []byte) (empty bool, err error) {
+	if err := f.usable(op); err != nil {
+		return false, err
+	}
+	if len(p) == 0 {
+		return true, nil
+	}
+	return false, f.access(op, false)
+}
+
+// writable checks that the handle can write and counts the change. Lock
+// should be held.
+func (f *File) writable(op string) error {
 	if err := f.usable(op); err != nil {
 		return err
 	}
-	if err := f.access(op, write); err != nil {
+	if err := f.access(op, true); err != nil {
 		return err
 	}
-	if write {
-		return f.fs.change(op, f.name)
-	}
-	return nil
+	return f.fs.change(op, f.name)
 }
 
 func (f *File) Read(p []byte) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.begin("read", false); err != nil {
+	if empty, err := f.readable("read", p); empty || err != nil {
 		return 0, err
 	}
 	if f.off >= int64(len(f.node.data)) {
@@ -554,11 +587,11 @@ func (f *File) Read(p []byte) (int, error) {
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.begin("read", false); err != nil {
-		return 0, err
-	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: fs.ErrInvalid}
+	}
+	if empty, err := f.readable("readat", p); empty || err != nil {
+		return 0, err
 	}
 	if off >= int64(len(f.node.data)) {
 		return 0, io.EOF
@@ -573,7 +606,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 func (f *File) Write(p []byte) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.begin("write", true); err != nil {
+	if err := f.writable("write"); err != nil {
 		return 0, err
 	}
 	if f.flag&os.O_APPEND != 0 {
@@ -592,7 +625,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if f.flag&os.O_APPEND != 0 || off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: fs.ErrInvalid}
 	}
-	if err := f.begin("writeat", true); err != nil {
+	if err := f.writable("writeat"); err != nil {
 		return 0, err
 	}
 	f.write(p, off)
@@ -600,9 +633,12 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // write lays p over the file's data at off, growing it with zeros up to
-// off. Lock should be held.
+// off; an empty p changes nothing. Lock should be held.
 func (f *File) write(p []byte, off int64) {
 	n := f.node
+	if len(p) == 0 {
+		return
+	}
 	if end := off + int64(len(p)); end > int64(len(n.data)) {
 		n.data = append(n.data, make([]byte, end-int64(len(n.data)))...)
 	}
@@ -642,7 +678,7 @@ func (f *File) Truncate(size int64) error {
 	if size < 0 {
 		return &fs.PathError{Op: "truncate", Path: f.name, Err: fs.ErrInvalid}
 	}
-	if err := f.begin("truncate", true); err != nil {
+	if err := f.writable("truncate"); err != nil {
 		return err
 	}
 	n := f.node
