@@ -1,9 +1,10 @@
 // Command kafka-bench measures Kafka producer and consumer throughput with
 // franz-go: keyless records of --record-size bytes into a fresh topic of
 // --partitions partitions, produced with --acks, then read back from the
-// start. It reports records/s and MB/s (MB = 2^20 bytes) for both, the
-// p50/p99 produce latency (Produce call to acknowledgement), and the CPU
-// time per produced record of this process and of the servers.
+// start (five times, keeping the median). It reports records/s and MB/s
+// (MB = 2^20 bytes) for both, the p50/p99 produce latency (Produce call to
+// acknowledgement), and the CPU time per produced record of this process
+// and of the servers.
 //
 // franz-go's kfake cluster (--kfake-brokers brokers, in memory, no
 // validation, nothing on disk) is the reference, measured two ways: in a
