@@ -61,7 +61,6 @@ type segment struct {
 	// its .log or, when its saved prefix is consistent, scanned from its
 	// last saved entry.
 	idxSaved, tidxSaved int
-	saveBuf             []byte // saveIndexes encodes entries here
 }
 
 func segName(dir string, base int64, suffix string) string {
@@ -244,35 +243,31 @@ func (s *segment) planIndex(pos, lastOffset, maxTs, maxTsOff int64, interval int
 }
 
 // saveIndexes writes the entries not yet in the index files, one write
-// call per file. Lock should be held (wmu; or the segment is not published
-// yet).
+// call per file. It runs at a flush, a roll or a close, not per append, so
+// its buffer is not kept. Lock should be held (wmu; or the segment is not
+// published yet).
 func (s *segment) saveIndexes() error {
+	var b []byte
 	if n := len(s.idx); n > s.idxSaved {
-		b := s.saveBuf[:0]
 		for _, e := range s.idx[s.idxSaved:] {
 			b = binary.BigEndian.AppendUint32(b, e.rel)
 			b = binary.BigEndian.AppendUint32(b, e.pos)
 		}
-		s.saveBuf = b
 		if _, err := s.idxF.WriteAt(b, int64(s.idxSaved*offsetEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.idxF.Name(), err)
 		}
 		s.idxSaved = n
 	}
 	if n := len(s.tidx); n > s.tidxSaved {
-		b := s.saveBuf[:0]
+		b = b[:0]
 		for _, e := range s.tidx[s.tidxSaved:] {
 			b = binary.BigEndian.AppendUint64(b, uint64(e.ts))
 			b = binary.BigEndian.AppendUint32(b, e.rel)
 		}
-		s.saveBuf = b
 		if _, err := s.tidxF.WriteAt(b, int64(s.tidxSaved*timeEntrySize)); err != nil {
 			return fmt.Errorf("storage: writing %s: %w", s.tidxF.Name(), err)
 		}
 		s.tidxSaved = n
-	}
-	if cap(s.saveBuf) > 64<<10 {
-		s.saveBuf = nil // a rebuild's buffer is not kept for the segment's life
 	}
 	return nil
 }
