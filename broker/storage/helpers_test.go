@@ -68,6 +68,16 @@ func simpleBatch(t testing.TB, codec kgo.CompressionCodec, n, valueSize int, ts 
 	return mkBatch(t, codec, recs)
 }
 
+// appendPairs appends n uncompressed batches of two 20-byte records, the
+// i-th at timestamp ts+i, with leader epoch 0.
+func appendPairs(t testing.TB, l *Log, n int, ts int64) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, ts+int64(i)), 0, 0)
+		require.NoError(t, err)
+	}
+}
+
 // decodeBatches parses batches the way a franz-go consumer does and returns
 // every record with its absolute offset and timestamp.
 type gotRec struct {

@@ -425,10 +425,7 @@ func TestStorageEpochs(t *testing.T) {
 func TestStorageTruncateTo(t *testing.T) {
 	dir := testDir(t)
 	l, _ := openLog(t, dir, Config{SegmentBytes: 500, IndexIntervalBytes: 1}, 0)
-	for i := 0; i < 20; i++ {
-		_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, int64(i)), 0, 0)
-		require.NoError(t, err)
-	}
+	appendPairs(t, l, 20, 0)
 	segs := l.NumSegments()
 	require.Greater(t, segs, 3)
 	require.NoError(t, l.TruncateTo(100)) // past the end: nothing

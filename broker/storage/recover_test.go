@@ -152,10 +152,7 @@ func TestStorageRecoverRebuildsIndexes(t *testing.T) {
 			dir := testDir(t)
 			cfg := Config{SegmentBytes: 1500, IndexIntervalBytes: 1}
 			l, _ := openLog(t, dir, cfg, 0)
-			for i := 0; i < 30; i++ {
-				_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, int64(1000+i)), 0, 0)
-				require.NoError(t, err)
-			}
+			appendPairs(t, l, 30, 1000)
 			require.NoError(t, l.Close())
 			bases, err := listSegments(OSFS, dir)
 			require.NoError(t, err)
@@ -260,10 +257,7 @@ func TestStorageIndexesSavedOnFlushAndClose(t *testing.T) {
 	dir := testDir(t)
 	cfg := Config{SegmentBytes: 4000, IndexIntervalBytes: 1}
 	l, _ := openLog(t, dir, cfg, 0)
-	for i := 0; i < 40; i++ {
-		_, err := l.AppendLeader(simpleBatch(t, kgo.NoCompression(), 2, 20, int64(1000+i)), 0, 0)
-		require.NoError(t, err)
-	}
+	appendPairs(t, l, 40, 1000)
 	act := l.active()
 	require.NotEmpty(t, act.idx)
 	require.Less(t, act.idxSaved, len(act.idx), "an append alone writes no index entry")
