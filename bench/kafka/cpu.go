@@ -14,7 +14,7 @@ import (
 // measured.
 type cpuSample struct {
 	self, servers time.Duration
-	ok            bool // the servers' times could be read (Linux /proc)
+	ok            bool // there are server processes and their times could be read (Linux /proc)
 }
 
 func sampleCPU(serverPIDs []int) cpuSample {
@@ -23,7 +23,7 @@ func sampleCPU(serverPIDs []int) cpuSample {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	s.ok = true
+	s.ok = len(serverPIDs) > 0 // kfake in this process: its CPU is in self
 	for _, pid := range serverPIDs {
 		d, ok := processCPU(pid)
 		s.servers += d
@@ -60,7 +60,7 @@ func processCPU(pid int) (time.Duration, bool) {
 }
 
 // perRecord is the CPU each side used per record between a and b, in µs
-// (servers -1 when unknown).
+// (servers -1 when there are none or their times are unknown).
 func perRecord(a, b cpuSample, records int) (self, servers float64) {
 	self = float64(b.self-a.self) / float64(time.Microsecond) / float64(records)
 	servers = -1
