@@ -395,8 +395,10 @@ func (m *FS) RemoveAll(path string) error {
 	if err := m.change("removeall", path); err != nil {
 		return err
 	}
-	if m.live[path] == nil && !m.dirs[path] && m.absent(path) != fs.ErrNotExist {
-		return &fs.PathError{Op: "removeall", Path: path, Err: m.absent(path)}
+	if m.live[path] == nil && !m.dirs[path] {
+		if err := m.absent(path); err != fs.ErrNotExist {
+			return &fs.PathError{Op: "removeall", Path: path, Err: err}
+		}
 	}
 	for _, ns := range []map[string]*node{m.live, m.durable} {
 		for p := range ns {
