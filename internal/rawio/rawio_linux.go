@@ -35,6 +35,16 @@ func (c *conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
+// pollError names a poller failure (closed, deadline), which the raw
+// connection reports as "raw-read"/"raw-write", by the call it failed, as
+// the net package's Read and Write do.
+func (c *conn) pollError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		return c.opError(op, oe.Err)
+	}
+	return c.opError(op, err)
+}
+
 func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -55,7 +65,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	})
 	switch {
 	case err != nil:
-		return 0, err // already a *net.OpError from the poller (closed, deadline)
+		return 0, c.pollError("read", err)
 	case errno != 0:
 		return 0, c.opError("read", os.NewSyscallError("read", errno))
 	case n == 0:
@@ -85,7 +95,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	})
 	switch {
 	case err != nil:
-		return done, err
+		return done, c.pollError("write", err)
 	case errno != 0:
 		return done, c.opError("write", os.NewSyscallError("write", errno))
 	}

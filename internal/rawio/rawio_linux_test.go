@@ -84,6 +84,9 @@ func TestRawioConnErrors(t *testing.T) {
 		require.NoError(t, raw.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
 		_, err := raw.Read(make([]byte, 1))
 		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		var op *net.OpError
+		require.ErrorAs(t, err, &op)
+		require.Equal(t, "read", op.Op)
 	})
 	t.Run("closed", func(t *testing.T) {
 		raw, _ := tcpPair(t)
