@@ -15,6 +15,37 @@ import (
 type cpuSample struct {
 	self, servers time.Duration
 	ok            bool // there are server processes and their times could be read (Linux /proc)
+	// idle and total are the machine's idle and total CPU time in clock
+	// ticks (from /proc/stat; both 0 when it cannot be read).
+	idle, total int64
+}
+
+// machineCPU reads the idle (idle and iowait) and total clock ticks of all
+// CPUs from the first line of /proc/stat.
+func machineCPU() (idle, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		if i >= 7 { // guest time is already counted in user time
+			break
+		}
+		total += n
+		if i == 3 || i == 4 {
+			idle += n
+		}
+	}
+	return idle, total
 }
 
 func sampleCPU(serverPIDs []int) cpuSample {
@@ -23,6 +54,7 @@ func sampleCPU(serverPIDs []int) cpuSample {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	s.idle, s.total = machineCPU()
 	s.ok = len(serverPIDs) > 0 // kfake in this process: its CPU is in self
 	for _, pid := range serverPIDs {
 		d, ok := processCPU(pid)
@@ -57,6 +89,15 @@ func processCPU(pid int) (time.Duration, bool) {
 		sum += time.Duration(ns)
 	}
 	return sum, true
+}
+
+// idleShare is the share of the machine's CPU time that was idle between a
+// and b (-1 when unknown).
+func idleShare(a, b cpuSample) float64 {
+	if b.total <= a.total {
+		return -1
+	}
+	return float64(b.idle-a.idle) / float64(b.total-a.total)
 }
 
 // perRecord is the CPU each side used per record between a and b, in µs
