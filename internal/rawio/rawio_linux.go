@@ -104,9 +104,13 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // A raw page-cache write slower than slowBase plus slowPerByte for each
 // byte counts as stalled: memory copies run at gigabytes per second, so
-// anything near these figures waited in the kernel.
+// anything near these figures waited in the kernel. slowBase is well above
+// a scheduler time slice: on a busy machine a write is often preempted
+// for 1-2 ms (the time is wall-clock time), which is no reason to give up
+// raw writes for a second, while the kernel's dirty-page throttling
+// sleeps for 10-200 ms at a time.
 const (
-	slowBase    = time.Millisecond
+	slowBase    = 10 * time.Millisecond
 	slowPerByte = 2 * time.Nanosecond // 500 MB/s
 	backoffMin  = time.Second
 	backoffMax  = time.Minute

@@ -174,25 +174,29 @@ func TestRawioStallGuard(t *testing.T) {
 	require.True(t, g.rawOK(ms))
 	require.True(t, g.rawOK(ms))
 
-	g.observe(10*ms, 20*ms, 4096) // 10 ms for 4 KiB: stalled
+	g.observe(ms, 3*ms, 4096) // 2 ms for 4 KiB: preempted, not stalled
+	require.True(t, g.rawOK(3*ms))
+	require.Zero(t, g.backoff.Load())
+
+	g.observe(5*ms, 20*ms, 4096) // 15 ms for 4 KiB: stalled
 	require.False(t, g.rawOK(21*ms))
 	require.False(t, g.rawOK(20*ms+int64(time.Second)-1))
 	require.True(t, g.rawOK(20*ms+int64(time.Second)))
 
 	// the next try stalls too: the period doubles
 	t1 := 20*ms + int64(time.Second)
-	g.observe(t1, t1+5*ms, 100)
-	require.False(t, g.rawOK(t1+5*ms+int64(2*time.Second)-1))
-	require.True(t, g.rawOK(t1+5*ms+int64(2*time.Second)))
+	g.observe(t1, t1+15*ms, 100)
+	require.False(t, g.rawOK(t1+15*ms+int64(2*time.Second)-1))
+	require.True(t, g.rawOK(t1+15*ms+int64(2*time.Second)))
 
 	// a big write is allowed its copy time
-	t2 := t1 + 5*ms + int64(2*time.Second)
-	g.observe(t2, t2+30*ms, 16<<20) // 16 MiB in 30 ms: not a stall
-	require.True(t, g.rawOK(t2+30*ms))
+	t2 := t1 + 15*ms + int64(2*time.Second)
+	g.observe(t2, t2+40*ms, 16<<20) // 16 MiB in 40 ms: not a stall
+	require.True(t, g.rawOK(t2+40*ms))
 	require.Equal(t, int64(2*time.Second), g.backoff.Load(), "one fast write does not reset the period")
 
 	// fast for a whole period: the next stall starts from the minimum again
-	t3 := t2 + 30*ms + int64(3*time.Second)
+	t3 := t2 + 40*ms + int64(3*time.Second)
 	g.observe(t3, t3+ms/10, 10)
 	require.Zero(t, g.backoff.Load())
 	g.observe(t3+ms, t3+50*ms, 10)
