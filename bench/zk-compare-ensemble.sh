@@ -73,9 +73,8 @@ trap 'exit 130' INT TERM
 
 die() { echo "zk-compare-ensemble: $*" >&2; exit 1; }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=bench/free_port.sh
+source "$ROOT/bench/free_port.sh"
 
 # srvr_mode prints the Mode: of the server on a port, or nothing.
 srvr_mode() {
@@ -117,9 +116,9 @@ declare -A CPORT QPORT EPORT
 setup_system() { # sys
 	local sys=$1 i j dir
 	for i in 1 2 3; do
-		CPORT[$sys$i]=$(free_port)
-		QPORT[$sys$i]=$(free_port)
-		EPORT[$sys$i]=$(free_port)
+		free_port "CPORT[$sys$i]"
+		free_port "QPORT[$sys$i]"
+		free_port "EPORT[$sys$i]"
 	done
 	for i in 1 2 3; do
 		dir=$WORK/$sys/s$i
@@ -163,7 +162,6 @@ servers_of() { # sys
 	echo "127.0.0.1:${CPORT[${1}1]},127.0.0.1:${CPORT[${1}2]},127.0.0.1:${CPORT[${1}3]}"
 }
 
-command -v python3 >/dev/null || die "python3 is needed to pick free ports"
 for sys in $SYSTEMS; do
 	case $sys in
 	zookeeper)

@@ -59,10 +59,8 @@ trap 'exit 130' INT TERM
 
 die() { echo "zk-compare: $*" >&2; exit 1; }
 
-# free_port asks the kernel for an unused loopback port.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=bench/free_port.sh
+source "$ROOT/bench/free_port.sh"
 
 # wait_ruok polls the four-letter word ruok until the server answers imok.
 wait_ruok() {
@@ -97,7 +95,6 @@ admin.enableServer=false
 CFG
 }
 
-command -v python3 >/dev/null || die "python3 is needed to pick free ports"
 [[ -x "$ZKSERVER" ]] || die "Apache ZooKeeper not found at $ZKSERVER (apt-get install zookeeper)"
 command -v java >/dev/null || die "java is needed for Apache ZooKeeper"
 
@@ -116,9 +113,8 @@ else
 	BENCH=("$WORK/zk-bench")
 fi
 
-ZK_PORT=$(free_port)
-KZ_PORT=$(free_port)
-[[ "$ZK_PORT" != "$KZ_PORT" ]] || KZ_PORT=$(free_port)
+free_port ZK_PORT
+free_port KZ_PORT
 write_cfg "$WORK/zk" "$ZK_PORT"
 write_cfg "$WORK/kzoo" "$KZ_PORT"
 

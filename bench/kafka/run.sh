@@ -47,19 +47,8 @@ trap 'exit 130' INT TERM
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port: a loopback port nothing listens on now.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! port_open "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "run.sh: no free port found" >&2
-	return 1
-}
+# shellcheck source=bench/free_port.sh
+source "$ROOT/bench/free_port.sh"
 
 # wait_port NAME PID PORT LOG
 wait_port() {
@@ -84,7 +73,7 @@ if [[ ! -x "$KZOO" ]]; then
 fi
 (cd "$ROOT" && go build -o "$WORK/kafka-bench" ./bench/kafka)
 
-zk_port=$(free_port)
+free_port zk_port
 mkdir -p "$WORK/zk" "$WORK/logs"
 cat >"$WORK/zoo.cfg" <<EOF
 tickTime=2000
@@ -101,7 +90,7 @@ wait_port coordinator "${PIDS[0]}" "$zk_port" "$WORK/logs/zk.log"
 
 bootstrap=""
 for b in 0 1 2; do
-	port=$(free_port)
+	free_port port
 	mkdir -p "$WORK/kafka-logs-$b"
 	cat >"$WORK/server-$b.properties" <<EOF
 broker.id=$b
