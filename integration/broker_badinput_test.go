@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kzoo/internal/testnet"
 )
 
 // brokerRawDial opens a plain TCP connection to a broker.
@@ -221,7 +223,7 @@ func TestBrokerBadConfig(t *testing.T) {
 	} {
 		props := filepath.Join(dir, strings.ReplaceAll(tc.key, ".", "_")+".properties")
 		text := fmt.Sprintf("broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:%d\nlog.dirs=%s\nzookeeper.connect=127.0.0.1:1\n# comment\n%s\n",
-			keeperFreePort(t), filepath.Join(dir, "logs"), tc.line)
+			testnet.FreePort(t), filepath.Join(dir, "logs"), tc.line)
 		require.NoError(t, os.WriteFile(props, []byte(text), 0o644))
 		cmd := exec.Command(filepath.Join(home, "bin", "kafka-server-start.sh"), props)
 		done := make(chan struct{})

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"kzoo/internal/testnet"
 )
 
 // brokerCluster is one coordinator and the brokers registered in it, all
@@ -77,7 +79,7 @@ func newBrokerClusterOn(t *testing.T, n int, extra, zkConnect string, daemon boo
 func (c *brokerCluster) configure(id int, extra string) {
 	t := c.t
 	dir := t.TempDir()
-	b := &brokerProc{id: id, port: keeperFreePort(t), logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties")}
+	b := &brokerProc{id: id, port: testnet.FreePort(t), logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties")}
 	text := fmt.Sprintf(`broker.id=%d
 listeners=PLAINTEXT://127.0.0.1:%d
 advertised.listeners=PLAINTEXT://127.0.0.1:%d

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kzoo/coordinator/jute"
+	"kzoo/internal/testnet"
 )
 
 // coordDial opens a raw TCP connection to the client port.
@@ -285,7 +286,7 @@ func TestCoordinatorBadConfig(t *testing.T) {
 			cfg := filepath.Join(dir, "zoo.cfg")
 			dataDir := filepath.Join(dir, "data")
 			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("# a comment\ntickTime=2000\ndataDir=%s\nclientPort=%d\n%s\n",
-				dataDir, keeperFreePort(t), tc.line)), 0o644))
+				dataDir, testnet.FreePort(t), tc.line)), 0o644))
 			stdout, stderr, code := coordRun(t, 30*time.Second, "", nil, bin, "keeper", "start-foreground", cfg)
 			require.Equal(t, 1, code, "stdout %q stderr %q", stdout, stderr)
 			require.Contains(t, stderr, cfg+":5: "+tc.msg)

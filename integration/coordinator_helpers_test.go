@@ -20,6 +20,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
+
+	"kzoo/internal/testnet"
 )
 
 // coordLog collects a server's stdout and stderr; safe for concurrent use.
@@ -148,7 +150,7 @@ func apacheZKStart(t *testing.T, env ...string) *apacheZK {
 		t.Skip("java is not installed: " + err.Error())
 	}
 	dir := t.TempDir()
-	port := keeperFreePort(t)
+	port := testnet.FreePort(t)
 	cfg := filepath.Join(dir, "zoo.cfg")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
 		"tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",

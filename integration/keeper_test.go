@@ -22,6 +22,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
+
+	"kzoo/internal/testnet"
 )
 
 // kzooBuild is the kzoo binary built from this checkout for the whole test
@@ -128,21 +130,12 @@ func keeperAlive(pid int) bool {
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
-func keeperFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 // keeperConfig writes a standalone zoo.cfg on a free port.
 func keeperConfig(t *testing.T, extra string) (cfg, dataDir string, port int) {
 	t.Helper()
 	dir := t.TempDir()
 	dataDir = filepath.Join(dir, "data")
-	port = keeperFreePort(t)
+	port = testnet.FreePort(t)
 	cfg = filepath.Join(dir, "zoo.cfg")
 	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n%s", dataDir, port, extra)
 	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
@@ -398,7 +391,7 @@ func TestKeeperEnsembleScripts(t *testing.T) {
 	var ports [3][3]int // client, quorum, election
 	for i := range ports {
 		for j := range ports[i] {
-			ports[i][j] = keeperFreePort(t)
+			ports[i][j] = testnet.FreePort(t)
 		}
 	}
 	var servers strings.Builder

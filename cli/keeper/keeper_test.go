@@ -3,7 +3,6 @@ package keeper
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/coordinator/config"
+	"kzoo/internal/testnet"
 )
 
 // runApp runs `kzoo args...` with the keeper commands and returns stdout,
@@ -176,7 +176,7 @@ func TestKeeperBadConfig(t *testing.T) {
 
 func TestKeeperStatusNotRunning(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	cfg := filepath.Join(dir, "zoo.cfg")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port)), 0o644))
 	out, errOut, code := runApp(t, nil, "keeper", "status", cfg)
@@ -193,7 +193,7 @@ func TestKeeperStatusNotRunning(t *testing.T) {
 
 func TestKeeperEnsembleMember(t *testing.T) {
 	dir := t.TempDir()
-	text := fmt.Sprintf("dataDir=%s\nclientPort=%d\nserver.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\nserver.3=127.0.0.1:5:6\n", dir, freePort(t))
+	text := fmt.Sprintf("dataDir=%s\nclientPort=%d\nserver.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\nserver.3=127.0.0.1:5:6\n", dir, testnet.FreePort(t))
 	c, err := config.Parse("zoo.cfg", []byte(text), nil)
 	require.NoError(t, err)
 	// Parse reads no myid: without one this server is none of the lines.
@@ -205,19 +205,9 @@ func TestKeeperEnsembleMember(t *testing.T) {
 	require.NotNil(t, srv)
 }
 
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 func TestKeeperForegroundServesAndStops(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	text := fmt.Sprintf("dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", dir, port)
 	require.NoError(t, os.WriteFile(cfgPath, []byte(text), 0o644))
@@ -277,7 +267,7 @@ func TestKeeperPrintCmdAndVersion(t *testing.T) {
 func TestKeeperKafkaStopWithoutServer(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "zookeeper.properties")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, freePort(t))), 0o644))
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, testnet.FreePort(t))), 0o644))
 	_, errOut, code := runApp(t, nil, "keeper", "zookeeper-server-stop", cfg)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "No zookeeper server to stop")
@@ -289,7 +279,7 @@ func TestKeeperKafkaStopWithoutServer(t *testing.T) {
 
 func TestKeeperConfigDirFlag(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port)), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "two.cfg"), []byte(fmt.Sprintf("dataDir=%s\nclientPort=%d\n", dir, port+1)), 0o644))
 

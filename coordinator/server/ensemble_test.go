@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,20 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kzoo/coordinator/config"
+	"kzoo/internal/testnet"
 )
 
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	var ps []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ls = append(ls, l)
-		ps = append(ps, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+	ps := make([]int, n)
+	for i := range ps {
+		ps[i] = testnet.FreePort(t)
 	}
 	return ps
 }

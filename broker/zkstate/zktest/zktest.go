@@ -24,6 +24,7 @@ import (
 
 	"kzoo/coordinator/config"
 	"kzoo/coordinator/server"
+	"kzoo/internal/testnet"
 )
 
 // Script is the system ZooKeeper's launcher.
@@ -116,15 +117,6 @@ func Addr(t testing.TB) string {
 	return shared.Addr
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // Start launches a standalone ZooKeeper with the given tickTime (ms) and
 // waits until it answers ruok.
 func Start(tickMs int) (*Server, error) {
@@ -138,7 +130,7 @@ func Start(tickMs int) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testnet.Port()
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"kzoo/internal/testnet"
 )
 
 // zkServerScript is Debian's ZooKeeper start script.
@@ -56,19 +58,10 @@ func Start(t testing.TB) *Server {
 // process; it reports false when it cannot.
 var starter func(t testing.TB) (string, bool)
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 func startApache(t testing.TB) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	cfg := filepath.Join(dir, "zoo.cfg")
 	body := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 		"4lw.commands.whitelist=*\nadmin.enableServer=false\nmaxSessionTimeout=60000\n", filepath.Join(dir, "data"), port)
