@@ -47,7 +47,7 @@ func main() {
 		partitions   = flag.Int("partitions", 6, "partitions of the benchmark topic")
 		replication  = flag.Int("replication-factor", 3, "replication factor of the topic on the kzoo cluster")
 		acks         = flag.String("acks", "1", "produce acks: 0, 1 or all")
-		rounds       = flag.Int("rounds", 3, "rounds; the best of each figure is kept")
+		rounds       = flag.Int("rounds", 5, "rounds; the best of each figure is kept")
 		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the kfake reference cluster")
 		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
 		serveKfake   = flag.Bool("serve-kfake", false, "serve a kfake cluster of --kfake-brokers brokers until stdin closes, printing its addresses on one line (the separate-process reference)")
