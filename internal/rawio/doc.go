@@ -1,6 +1,8 @@
 // Package rawio owns kzoo's hot-path system calls made without the Go
 // runtime's syscall bookkeeping: reads and writes on non-blocking TCP
-// sockets, and writes of partition batches into the page cache.
+// sockets, writes of partition batches into the page cache, and reads of
+// what the page cache holds (a follower fetching the batches just
+// appended).
 //
 // Why: an ordinary system call tells the scheduler it may block, and the
 // first one after a process has been idle wakes the runtime's monitor
@@ -16,5 +18,6 @@
 // journal commit); while it is stalled it holds its scheduler slot, so
 // WriteAt times each raw write and, after one that was slow, goes back to
 // ordinary system calls for a while (doubling the while after each slow
-// try, up to a minute).
+// try, up to a minute). A raw read asks the kernel not to wait
+// (RWF_NOWAIT); what is not cached is read with an ordinary call.
 package rawio

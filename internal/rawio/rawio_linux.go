@@ -157,6 +157,56 @@ func NewFile(f *os.File) *File {
 	return &File{File: f, rc: rc}
 }
 
+// rwfNowait is preadv2's RWF_NOWAIT flag: fail with EAGAIN rather than
+// wait for the disk.
+const rwfNowait = 0x8
+
+// noNowait is set once a kernel refuses RWF_NOWAIT reads (before Linux
+// 4.14, or a filesystem without it); ReadAt then makes ordinary calls.
+var noNowait atomic.Bool
+
+// ReadAt reads len(p) bytes at off, as (*os.File).ReadAt does. What the
+// page cache holds is copied with raw preadv2(RWF_NOWAIT) calls, which
+// never wait; the rest (bytes not cached, which the disk must supply) is
+// read with ordinary calls, which may.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 || f.rc == nil || sysPreadv2 == 0 || noNowait.Load() || off < 0 {
+		return f.File.ReadAt(p, off)
+	}
+	var done int
+	var eof bool
+	err := f.rc.Control(func(fd uintptr) {
+		for done < len(p) {
+			iov := syscall.Iovec{Base: &p[done]}
+			iov.SetLen(len(p) - done)
+			n, _, e := syscall.RawSyscall6(sysPreadv2, fd, uintptr(unsafe.Pointer(&iov)), 1, uintptr(off+int64(done)), 0, rwfNowait)
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EOPNOTSUPP || e == syscall.EINVAL || e == syscall.ENOSYS:
+				noNowait.Store(true)
+				return
+			case e != 0: // EAGAIN: not cached; other errors: the ordinary call reports them
+				return
+			case n == 0:
+				eof = true
+				return
+			}
+			done += int(n)
+		}
+	})
+	switch {
+	case err != nil:
+		return done, &os.PathError{Op: "read", Path: f.Name(), Err: os.ErrClosed}
+	case eof:
+		return done, io.EOF
+	case done < len(p):
+		n, err := f.File.ReadAt(p[done:], off+int64(done))
+		return done + n, err
+	}
+	return done, nil
+}
+
 // WriteAt writes p at off, as (*os.File).WriteAt does.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	start := monoNow()

@@ -166,6 +166,44 @@ func TestRawioFileWriteAt(t *testing.T) {
 	require.ErrorIs(t, err, syscall.EBADF)
 }
 
+// TestRawioFileReadAtMatchesOSFile: ReadAt returns what (*os.File).ReadAt
+// returns, bytes and error, at the start, in the middle, across and past
+// the end, and for an empty buffer; a closed file says so.
+func TestRawioFileReadAtMatchesOSFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seg.log")
+	want := make([]byte, 1<<20+123)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	require.NoError(t, os.WriteFile(path, want, 0o644))
+	of, err := os.Open(path)
+	require.NoError(t, err)
+	f := NewFile(of)
+	ref, err := os.Open(path)
+	require.NoError(t, err)
+	defer ref.Close()
+	size := int64(len(want))
+	for _, c := range []struct {
+		off int64
+		n   int
+	}{{0, 4096}, {0, len(want)}, {12345, 100_000}, {size - 10, 10}, {size - 10, 4096}, {size, 10}, {size + 5000, 1}, {77, 0}} {
+		got := make([]byte, c.n)
+		exp := make([]byte, c.n)
+		n, err := f.ReadAt(got, c.off)
+		en, eerr := ref.ReadAt(exp, c.off)
+		require.Equal(t, en, n, "read of %d at %d", c.n, c.off)
+		require.Equal(t, eerr, err, "read of %d at %d", c.n, c.off)
+		require.True(t, bytes.Equal(exp[:en], got[:n]), "read of %d at %d", c.n, c.off)
+	}
+	if noNowait.Load() {
+		t.Logf("%s refuses RWF_NOWAIT reads: ReadAt made ordinary calls", filepath.Dir(path))
+	}
+
+	require.NoError(t, f.Close())
+	_, err = f.ReadAt(make([]byte, 10), 0)
+	require.ErrorIs(t, err, os.ErrClosed)
+}
+
 func TestRawioStallGuard(t *testing.T) {
 	var g stallGuard
 	ms := int64(time.Millisecond)
