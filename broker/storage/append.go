@@ -315,7 +315,7 @@ func (l *Log) write(data []byte, metas []batchMeta, nowMs int64) error {
 	for _, m := range metas {
 		pos := act.size
 		u := act.planIndex(pos, m.last, m.maxTs, m.maxTsOf, cfg.IndexIntervalBytes)
-		act.publish(u, m.size, m.last, m.maxTs, m.maxTsOf)
+		act.publish(u, m.size, m.base, m.last, m.maxTs, m.maxTsOf)
 		if l.epochs.assign(m.epoch, m.base) {
 			epochsChanged = true
 		}

@@ -182,7 +182,7 @@ func (l *Log) cleanGroup(group []*segment, latest map[string]int64, nowMs int64)
 			}
 			kh := parseHeader(kept)
 			u := ns.planIndex(ns.size, kh.lastOffset(), kh.maxTimestamp, kh.lastOffset(), l.cfg.IndexIntervalBytes)
-			ns.publish(u, len(kept), kh.lastOffset(), kh.maxTimestamp, kh.lastOffset())
+			ns.publish(u, len(kept), kh.baseOffset, kh.lastOffset(), kh.maxTimestamp, kh.lastOffset())
 		}
 	}
 	if err := ns.finalTimeEntry(); err != nil {

@@ -320,6 +320,7 @@ func (l *Log) scanTail(s *segment) error {
 func (l *Log) rebuild(s *segment, fileSize int64, validate bool) error {
 	s.idx, s.tidx = nil, nil
 	s.size, s.next, s.sinceIdx = 0, s.base, 0
+	s.recentHead, s.recentN = 0, 0
 	s.maxTs, s.maxTsOff, s.rollTs = -1, -1, -1
 	s.maxIdx = l.cfg.SegmentIndexBytes / offsetEntrySize
 	s.maxTidx = l.cfg.SegmentIndexBytes / timeEntrySize
@@ -349,7 +350,7 @@ func (l *Log) rebuild(s *segment, fileSize int64, validate bool) error {
 			break
 		}
 		u := s.planIndex(pos, h.lastOffset(), h.maxTimestamp, h.lastOffset(), l.cfg.IndexIntervalBytes)
-		s.publish(u, h.size(), h.lastOffset(), h.maxTimestamp, h.lastOffset())
+		s.publish(u, h.size(), h.baseOffset, h.lastOffset(), h.maxTimestamp, h.lastOffset())
 	}
 	if bad != nil {
 		dropped := fileSize - s.size

@@ -61,7 +61,22 @@ type segment struct {
 	// its .log or, when its saved prefix is consistent, scanned from its
 	// last saved entry.
 	idxSaved, tidxSaved int
+
+	// recent is a ring of the positions of the last recentBatches batches
+	// published (recentN of them, the oldest at recentHead): a follower's
+	// or a tailing consumer's fetch starts in one of them, and findBatch
+	// then finds it without reading the file. Lock should be held as for
+	// size.
+	recent              [recentBatches]batchPos
+	recentHead, recentN int
 }
+
+// recentBatches is how many of its latest batches a segment remembers the
+// positions of.
+const recentBatches = 32
+
+// batchPos is where a batch with offsets base..last starts in its segment.
+type batchPos struct{ base, last, pos int64 }
 
 func segName(dir string, base int64, suffix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
@@ -273,9 +288,17 @@ func (s *segment) saveIndexes() error {
 }
 
 // publish records an appended batch. Lock should be held (mu, for writing).
-func (s *segment) publish(u indexUpdate, size int, lastOffset, maxTs, maxTsOff int64) {
+func (s *segment) publish(u indexUpdate, size int, base, lastOffset, maxTs, maxTsOff int64) {
 	if s.size == 0 {
 		s.rollTs = maxTs
+	}
+	e := batchPos{base: base, last: lastOffset, pos: s.size}
+	if s.recentN < recentBatches {
+		s.recent[(s.recentHead+s.recentN)%recentBatches] = e
+		s.recentN++
+	} else {
+		s.recent[s.recentHead] = e
+		s.recentHead = (s.recentHead + 1) % recentBatches
 	}
 	s.size += int64(size)
 	s.next = lastOffset + 1
@@ -331,6 +354,15 @@ func (s *segment) lookupTime(ts int64) int64 {
 // at least offset, scanning forward from the index, or s.size when none.
 // Lock should be held (mu, for reading).
 func (s *segment) findBatch(offset int64) (int64, error) {
+	if pos, ok := s.findRecent(offset); ok {
+		return pos, nil
+	}
+	return s.scanBatch(offset)
+}
+
+// scanBatch is findBatch by reading batch headers from the index entry
+// below offset.
+func (s *segment) scanBatch(offset int64) (int64, error) {
 	sc := newScanner(s.log, s.lookup(offset), s.size, 4096+batchHeaderSize)
 	for {
 		pos, hdr, err := sc.next(false)
@@ -345,6 +377,27 @@ func (s *segment) findBatch(offset int64) (int64, error) {
 			return pos, nil
 		}
 	}
+}
+
+// findRecent is findBatch from the ring of recent batches: ok is false
+// when the batch wanted may be older than the ring's oldest.
+func (s *segment) findRecent(offset int64) (pos int64, ok bool) {
+	if s.recentN == 0 {
+		return 0, false
+	}
+	at := func(i int) batchPos { return s.recent[(s.recentHead+i)%recentBatches] }
+	if offset > at(s.recentN-1).last {
+		return s.size, true
+	}
+	// the first batch whose last offset reaches offset, newest first
+	i := s.recentN - 1
+	for i > 0 && at(i-1).last >= offset {
+		i--
+	}
+	if i == 0 && offset < at(0).base {
+		return 0, false // an older batch may hold it
+	}
+	return at(i).pos, true
 }
 
 // loadIndexes reads the index files of a segment whose .log holds size
