@@ -20,6 +20,12 @@ type brokerConn struct {
 	corr     int32
 	clientID string
 	buf      []byte
+	// reuse, when set, reads every response into body, reused by the
+	// next roundTrip: a response's byte fields (a fetch's record batches)
+	// are then valid only until that next call. The replica fetcher sets
+	// it, as it appends the batches before fetching again.
+	reuse bool
+	body  []byte
 }
 
 func dialBroker(dial func(network, addr string) (net.Conn, error), addr, clientID string) (*brokerConn, error) {
@@ -65,7 +71,15 @@ func (b *brokerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Re
 	if corr := int32(binary.BigEndian.Uint32(hdr[4:])); corr != b.corr {
 		return nil, fmt.Errorf("broker %s: correlation id %d, expected %d", b.addr, corr, b.corr)
 	}
-	body := make([]byte, n-4)
+	var body []byte
+	if b.reuse {
+		if cap(b.body) < n-4 {
+			b.body = make([]byte, n-4)
+		}
+		body = b.body[:n-4]
+	} else {
+		body = make([]byte, n-4)
+	}
 	if _, err := io.ReadFull(b.conn, body); err != nil {
 		return nil, fmt.Errorf("reading from broker %s: %w", b.addr, err)
 	}

@@ -174,6 +174,7 @@ func (f *fetchers) run(ft *fetcher) {
 				}
 				continue
 			}
+			c.reuse = true // the batches of a response are appended before the next fetch
 			conn = c
 		}
 		parts := f.snapshot(ft)
