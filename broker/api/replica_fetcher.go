@@ -236,7 +236,11 @@ func (f *fetchers) run(ft *fetcher) {
 			continue
 		}
 		resp := kresp.(*kmsg.FetchResponse)
-		progressed := false
+		// No notify after this: every wait (a long-poll fetch, an acks=all
+		// produce, an offset commit) is on a partition this broker leads, so
+		// a follower's progress wakes nobody who can use it, and at
+		// replication factor 3 it woke the other followers' fetches waiting
+		// here for this broker's own partitions twice per fetch.
 		for _, rt := range resp.Topics {
 			for _, rp := range rt.Partitions {
 				t := tp{rt.Topic, rp.Partition}
@@ -262,23 +266,17 @@ func (f *fetchers) run(ft *fetcher) {
 				if len(rp.RecordBatches) > 0 {
 					if err := p.log.AppendFollower(rp.RecordBatches); err != nil {
 						h.o.Logf("replica fetcher: appending to %s: %v", t, err)
-					} else {
-						progressed = true
 					}
 				}
 				hw := min(rp.HighWatermark, p.log.EndOffset())
 				if hw > p.hw {
 					p.hw = hw
-					progressed = true
 				}
 				p.mu.Unlock()
 				f.mu.Lock()
 				f.ends[t] = rp.HighWatermark
 				f.mu.Unlock()
 			}
-		}
-		if progressed {
-			h.rm.notify()
 		}
 	}
 }
