@@ -15,7 +15,7 @@
 # process it starts is stopped by the PID in its pid file on exit.
 #
 # Environment (defaults in brackets):
-#   KZOO      kzoo binary [built from this checkout into the temp dir]
+#   KZOO      kzoo binary [built from this checkout], run from a copy in the temp dir
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
 #   SYSTEMS [zookeeper kzoo]  ROUNDS [3]  OPS [20000]  SESSIONS [16]  INFLIGHT [4]
 #   CLIENT [pipelined]  zk-bench's --client (pipelined, kzoo or go-zookeeper)
@@ -174,12 +174,17 @@ for sys in $SYSTEMS; do
 done
 
 # A kzoo binary left in bin/ may predate ensemble mode: build from source
-# unless KZOO names one.
-if [[ -z "${KZOO:-}" ]]; then
-	echo "building kzoo into $WORK/kzoo-bin" >&2
-	(cd "$ROOT" && go build -o "$WORK/kzoo-bin" ./cli/kzoo) || die "cannot build ./cli/kzoo"
-	KZOO=$WORK/kzoo-bin
+# unless KZOO names one. It runs from a home of its own under $WORK: each
+# coordinator registers its pid in <home>/logs, and the failover rounds'
+# kill -9 leaves those entries behind, which must not land in the checkout.
+mkdir -p "$WORK/home/bin"
+if [[ -n "${KZOO:-}" ]]; then
+	cp "$KZOO" "$WORK/home/bin/kzoo" || die "cannot copy $KZOO"
+else
+	echo "building kzoo into $WORK/home/bin/kzoo" >&2
+	(cd "$ROOT" && go build -o "$WORK/home/bin/kzoo" ./cli/kzoo) || die "cannot build ./cli/kzoo"
 fi
+KZOO=$WORK/home/bin/kzoo
 if "$KZOO" zk-bench --help 2>/dev/null | grep -q -- --failover; then
 	BENCH=("$KZOO" zk-bench)
 else

@@ -8,7 +8,7 @@
 # means kzoo is faster). Every process it starts is stopped by its PID on exit.
 #
 # Environment (defaults in brackets):
-#   KZOO      kzoo binary [bin/kzoo, built into a temp dir if missing]
+#   KZOO      kzoo binary [bin/kzoo, built if missing], run from a copy in the temp dir
 #   ZKSERVER  Apache ZooKeeper's zkServer.sh [/usr/share/zookeeper/bin/zkServer.sh]
 #   ROUNDS [5]  OPS [50000]  SESSIONS [16]  INFLIGHT [4]  VALUE_SIZE [100]
 #   PHASES [create,set,get]  KEEP_WORK=1 keeps the temp dir (logs, data)
@@ -98,11 +98,17 @@ CFG
 [[ -x "$ZKSERVER" ]] || die "Apache ZooKeeper not found at $ZKSERVER (apt-get install zookeeper)"
 command -v java >/dev/null || die "java is needed for Apache ZooKeeper"
 
-KZOO=${KZOO:-$ROOT/bin/kzoo}
-if [[ ! -x "$KZOO" ]]; then
-	echo "building kzoo into $WORK/kzoo" >&2
-	(cd "$ROOT" && go build -o "$WORK/kzoo" ./cli/kzoo) || die "cannot build ./cli/kzoo"
-	KZOO=$WORK/kzoo
+# kzoo runs from a copy in a home of its own under $WORK: a coordinator
+# registers its pid in <home>/logs, and nothing of a run may be left in the
+# checkout.
+KZOO_SRC=${KZOO:-$ROOT/bin/kzoo}
+KZOO=$WORK/home/bin/kzoo
+mkdir -p "$WORK/home/bin"
+if [[ -x "$KZOO_SRC" ]]; then
+	cp "$KZOO_SRC" "$KZOO"
+else
+	echo "building kzoo into $KZOO" >&2
+	(cd "$ROOT" && go build -o "$KZOO" ./cli/kzoo) || die "cannot build ./cli/kzoo"
 fi
 "$KZOO" keeper --help >/dev/null 2>&1 || die "$KZOO has no 'keeper' command yet"
 
