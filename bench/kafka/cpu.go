@@ -32,13 +32,12 @@ func machineCPU() (idle, total int64) {
 	if len(f) < 6 || f[0] != "cpu" {
 		return 0, 0
 	}
-	for i, v := range f[1:] {
+	// user nice system idle iowait irq softirq; then steal (time the host
+	// gave to others) and guest time (already counted in user), left out
+	for i, v := range f[1:min(len(f), 8)] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, 0
-		}
-		if i >= 7 { // guest time is already counted in user time
-			break
 		}
 		total += n
 		if i == 3 || i == 4 {

@@ -125,7 +125,6 @@ func topicReady(ctx context.Context, cl *kgo.Client, s spec) bool {
 		lt.Partitions = append(lt.Partitions, lp)
 	}
 	lreq.Topics = append(lreq.Topics, lt)
-	ok := true
 	for _, sh := range cl.RequestSharded(ctx, lreq) {
 		resp, _ := sh.Resp.(*kmsg.ListOffsetsResponse)
 		if sh.Err != nil || resp == nil {
@@ -133,11 +132,13 @@ func topicReady(ctx context.Context, cl *kgo.Client, s spec) bool {
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				ok = ok && p.ErrorCode == 0
+				if p.ErrorCode != 0 {
+					return false
+				}
 			}
 		}
 	}
-	return ok
+	return true
 }
 
 // deleteTopic removes the benchmark's topic; failures only cost disk.
@@ -157,8 +158,9 @@ func deleteTopic(ctx context.Context, s spec) {
 }
 
 // measureProduce sends s.records records of s.recordSize random bytes,
-// keyless, as fast as the client takes them, and times each from the
-// Produce call to its acknowledgement. It fills r's produce figures.
+// keyless, as fast as the client takes them, and times every
+// latencyEvery-th from the Produce call to its acknowledgement. It fills
+// r's produce figures.
 func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	acks, err := parseAcks(s.acks)
 	if err != nil {
@@ -214,12 +216,11 @@ func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	start := time.Now()
 	var now time.Time
 	for i := range s.records {
+		p := promise
 		if i%latencyEvery == 0 {
-			now = time.Now()
-			cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: payload, Timestamp: now}, timed)
-			continue
+			now, p = time.Now(), timed
 		}
-		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: payload, Timestamp: now}, promise)
+		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: payload, Timestamp: now}, p)
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return r, err
