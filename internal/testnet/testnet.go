@@ -21,6 +21,23 @@ var given struct {
 	ports map[int]bool
 }
 
+// portRange is where Port picks from: 10000 up to the kernel's ephemeral
+// range, or above that range when too little lies below it.
+var portRange = sync.OnceValues(func() (base, span int) {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	if lo-10000 < 1000 {
+		return lo + 1000, 65535 - lo - 1000
+	}
+	return 10000, lo - 10000
+})
+
 // FreePort returns a 127.0.0.1 port that nothing was bound to a moment
 // ago, for a server a test names in a config file or starts in another
 // process, and fails t when there is none (see Port).
@@ -40,18 +57,7 @@ func FreePort(t testing.TB) int {
 // connection made before the server binds it, and the server then fails
 // with "address already in use". No port is returned twice in a process.
 func Port() (int, error) {
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				lo = n
-			}
-		}
-	}
-	base, span := 10000, lo-10000
-	if span < 1000 { // an unusual range: take ports above it
-		base, span = lo+1000, 65535-lo-1000
-	}
+	base, span := portRange()
 	given.Lock()
 	defer given.Unlock()
 	if given.ports == nil {
