@@ -303,6 +303,44 @@ func FuzzStorageRecordWalker(f *testing.F) {
 	})
 }
 
+// FuzzStorageCheckProduced holds the produce path's record check to
+// walkProduced (recIter): on any records section, count, first timestamp
+// and compaction, both accept with the same largest timestamp and its
+// offset delta, or both refuse.
+func FuzzStorageCheckProduced(f *testing.F) {
+	for _, n := range []int{1, 3, 70} {
+		b := simpleBatch(f, kgo.NoCompression(), n, 10, 100)
+		f.Add(b[batchHeaderSize:], int32(n), int64(1_700_000_000_000), false)
+		f.Add(b[batchHeaderSize:], int32(n), int64(-5), true)
+	}
+	b := franzBatch(f, kgo.NoCompression(), 100)
+	f.Add(b[batchHeaderSize:], int32(100), int64(0), false)
+	f.Add(b[batchHeaderSize:], int32(99), int64(0), false)
+	f.Add(b[batchHeaderSize:len(b)-1], int32(100), int64(0), false)
+	f.Add(rawRecord{length: -1, keyLen: -1, valueLen: -1, headerCount: 1, headers: []byte{2, 'a', 0}}.encode(), int32(1), int64(0), false)
+	f.Add(rawRecord{length: -1, keyLen: -1, valueLen: -1, headerCount: 1, headers: []byte{2, 'a', 0}}.encode(), int32(1), int64(0), true)
+	for _, r := range []rawRecord{
+		{length: -1, tsDelta: -100_000, keyLen: math.MinInt32, valueLen: 0},
+		{length: -1, tsDelta: 1 << 40, keyLen: math.MinInt32 - 1, valueLen: -7},
+		{length: -1, keyLen: 0, valueLen: 1 << 20, value: []byte("short")},
+		{length: 1 << 62, keyLen: -1, valueLen: -1},
+	} {
+		f.Add(r.encode(), int32(1), int64(math.MaxInt64-3), false)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, count int32, first int64, compacted bool) {
+		count %= 200
+		ts, at, ok := checkProduced(data, count, first, compacted)
+		wantTs, wantAt, err := walkProduced(data, count, first, compacted)
+		if err != nil {
+			require.False(t, ok, "checkProduced accepted what walkProduced refuses: %v", err)
+			return
+		}
+		require.True(t, ok, "checkProduced refused what walkProduced accepts")
+		require.Equal(t, wantTs, ts)
+		require.Equal(t, wantAt, at)
+	})
+}
+
 // TestStorageInflateIntoScratch inflates batches of every codec, one after
 // another, into one reused buffer: each comes out as the client's decoder
 // reads it, and a snappy batch that fits inflates without allocating.
