@@ -1,6 +1,8 @@
 // Command kafka-bench measures Kafka producer and consumer throughput with
 // franz-go: keyless records of --record-size bytes into a fresh topic of
-// --partitions partitions, produced with --acks, then read back from the
+// --partitions partitions, produced with --acks, --linger (0: each batch is
+// what arrived while the previous request was in flight) and
+// --partitioner (round-robin: record by record), then read back from the
 // start (five times, keeping the median). It reports records/s and MB/s
 // (MB = 2^20 bytes) for both, the p50/p99 produce latency (Produce call to
 // acknowledgement, of every 16th record), the mean records per produced
@@ -30,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +51,9 @@ func main() {
 		partitions   = flag.Int("partitions", 6, "partitions of the benchmark topic")
 		replication  = flag.Int("replication-factor", 3, "replication factor of the topic on the kzoo cluster")
 		acks         = flag.String("acks", "1", "produce acks: 0, 1 or all")
+		linger       = flag.Duration("linger", 0, "producer linger (franz-go's default is 10ms)")
+		partitioner  = flag.String("partitioner", "round-robin", "round-robin, or sticky for franz-go's default (64 KiB to a partition, then the next)")
+		gogc         = flag.Int("gogc", 400, "GOGC of the load generator (a kfake served with --serve-kfake keeps Go's default)")
 		rounds       = flag.Int("rounds", 5, "rounds; the best of each figure is kept")
 		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the kfake reference cluster")
 		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
@@ -63,11 +69,16 @@ func main() {
 		}
 		return
 	}
+	// The generator allocates a record per record produced; at Go's
+	// default GOGC its collector took a fifth of its CPU, which the
+	// servers measured here would otherwise have had. The servers keep
+	// their own defaults.
+	debug.SetGCPercent(*gogc)
 	pids, err := parsePIDs(*serverPIDs)
 	if err == nil {
 		err = run(ctx, config{
 			bootstrap: *bootstrap, serverPIDs: pids, records: *records, recordSize: *recordSize, partitions: int32(*partitions),
-			replication: int16(*replication), acks: *acks, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
+			replication: int16(*replication), acks: *acks, linger: *linger, partitioner: *partitioner, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
 		})
 	}
 	if err != nil {
@@ -84,6 +95,8 @@ type config struct {
 	partitions   int32
 	replication  int16
 	acks         string
+	linger       time.Duration
+	partitioner  string
 	rounds       int
 	kfakeBrokers int
 	noKfake      bool
@@ -178,7 +191,8 @@ func measureKfakeProcess(ctx context.Context, c config, topic string) (result, e
 func (c config) spec(servers []string, topic string, replication int16, pids []int) spec {
 	return spec{
 		servers: servers, topic: topic, records: c.records, recordSize: c.recordSize,
-		partitions: c.partitions, replication: replication, acks: c.acks, serverPIDs: pids,
+		partitions: c.partitions, replication: replication, acks: c.acks,
+		linger: c.linger, partitioner: c.partitioner, serverPIDs: pids,
 	}
 }
 
@@ -203,6 +217,12 @@ type target struct {
 func run(ctx context.Context, c config) error {
 	if _, err := parseAcks(c.acks); err != nil {
 		return err
+	}
+	if c.partitioner != "round-robin" && c.partitioner != "sticky" {
+		return fmt.Errorf("%w: --partitioner %q: want round-robin or sticky", errBench, c.partitioner)
+	}
+	if c.linger < 0 {
+		return fmt.Errorf("%w: --linger %v: must not be negative", errBench, c.linger)
 	}
 	if c.noKfake && c.bootstrap == "" {
 		return fmt.Errorf("%w: --no-kfake needs --bootstrap-server", errBench)

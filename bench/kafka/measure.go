@@ -28,6 +28,8 @@ type spec struct {
 	partitions  int32
 	replication int16
 	acks        string // 0, 1 or all
+	linger      time.Duration
+	partitioner string // round-robin or sticky (franz-go's default)
 	serverPIDs  []int  // server processes whose CPU time is reported (kfake in its own process, kzoo's brokers)
 }
 
@@ -170,9 +172,11 @@ func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.servers...),
 		kgo.RequiredAcks(acks),
-		kgo.ProducerLinger(0),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerLinger(s.linger),
 		kgo.WithHooks(&batches),
+	}
+	if s.partitioner == "round-robin" {
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	}
 	if s.acks != "all" && s.acks != "-1" {
 		opts = append(opts, kgo.DisableIdempotentWrite())
