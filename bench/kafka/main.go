@@ -7,7 +7,7 @@
 // (MB = 2^20 bytes) for both, the p50/p99 produce latency (Produce call to
 // acknowledgement, of every 16th record), the mean records per produced
 // batch, the share of the machine idle while producing, and the CPU time
-// per produced record of this process and of the servers.
+// per record of this process and of the servers, producing and consuming.
 //
 // franz-go's kfake cluster (--kfake-brokers brokers, in memory, no
 // validation, nothing on disk) is the reference, measured two ways: in a

@@ -42,6 +42,8 @@ type result struct {
 	// kfake when it runs in here) and the server processes (-1 when
 	// unknown or none).
 	cpuSelf, cpuServers float64
+	// The same while consuming, over all consumePasses passes.
+	consumeCPUSelf, consumeCPUServers float64
 	// recsPerBatch is the mean records in a produced batch: with linger
 	// 0 the producer batches what arrives while a request is in flight,
 	// so it shows how the server's response time shaped the load.
@@ -299,6 +301,7 @@ func measure(ctx context.Context, s spec) (result, error) {
 	// scheduling hiccup moves the rate by a third: the median of
 	// consumePasses passes, each with a new client, is the round's figure.
 	var recs, mbs []float64
+	cpu0 := sampleCPU(s.serverPIDs)
 	for range consumePasses {
 		rec, mb, err := measureConsume(ctx, s)
 		if err != nil {
@@ -306,6 +309,7 @@ func measure(ctx context.Context, s spec) (result, error) {
 		}
 		recs, mbs = append(recs, rec), append(mbs, mb)
 	}
+	r.consumeCPUSelf, r.consumeCPUServers = perRecord(cpu0, sampleCPU(s.serverPIDs), consumePasses*s.records)
 	slices.Sort(recs)
 	slices.Sort(mbs)
 	r.consumeRecs, r.consumeMB = recs[len(recs)/2], mbs[len(mbs)/2]
@@ -329,6 +333,8 @@ func best(rs []result) result {
 		b.p99 = min(b.p99, r.p99)
 		b.cpuSelf = min(b.cpuSelf, r.cpuSelf)
 		b.cpuServers = min(b.cpuServers, r.cpuServers)
+		b.consumeCPUSelf = min(b.consumeCPUSelf, r.consumeCPUSelf)
+		b.consumeCPUServers = min(b.consumeCPUServers, r.consumeCPUServers)
 		b.recsPerBatch = max(b.recsPerBatch, r.recsPerBatch)
 		b.idle = min(b.idle, r.idle)
 	}
@@ -338,10 +344,15 @@ func best(rs []result) result {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (r result) String() string {
-	srv := "     -"
-	if r.cpuServers >= 0 {
-		srv = fmt.Sprintf("%6.3f", r.cpuServers)
+	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms  rec/batch %5.0f  idle %3.0f%%  cpu µs/rec: bench %5.3f servers %s | consume %10.0f rec/s %7.2f MB/s  cpu µs/rec: bench %5.3f servers %s",
+		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.recsPerBatch, 100*r.idle, r.cpuSelf, cpuFigure(r.cpuServers),
+		r.consumeRecs, r.consumeMB, r.consumeCPUSelf, cpuFigure(r.consumeCPUServers))
+}
+
+// cpuFigure formats a servers' CPU per record, "-" when unknown.
+func cpuFigure(us float64) string {
+	if us < 0 {
+		return "     -"
 	}
-	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms  rec/batch %5.0f  idle %3.0f%%  cpu µs/rec: bench %5.3f servers %s | consume %10.0f rec/s %7.2f MB/s",
-		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.recsPerBatch, 100*r.idle, r.cpuSelf, srv, r.consumeRecs, r.consumeMB)
+	return fmt.Sprintf("%6.3f", us)
 }
