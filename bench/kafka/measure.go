@@ -42,8 +42,10 @@ type result struct {
 	// kfake when it runs in here) and the server processes (-1 when
 	// unknown or none).
 	cpuSelf, cpuServers float64
-	// The same while consuming, over all consumePasses passes.
+	// The same while consuming, over all consumePasses passes, and the
+	// mean records in a batch read.
 	consumeCPUSelf, consumeCPUServers float64
+	consumeRecsPerBatch               float64
 	// recsPerBatch is the mean records in a produced batch: with linger
 	// 0 the producer batches what arrives while a request is in flight,
 	// so it shows how the server's response time shaped the load.
@@ -161,21 +163,18 @@ func deleteTopic(ctx context.Context, s spec) {
 	_, _ = req.RequestWith(ctx, cl)
 }
 
-// measureProduce sends s.records records of s.recordSize random bytes,
-// keyless, as fast as the client takes them, and times every
-// latencyEvery-th from the Produce call to its acknowledgement. It fills
-// r's produce figures.
-func measureProduce(ctx context.Context, s spec) (r result, err error) {
+// newProducer is a client producing to s's servers with s's acks, linger
+// and partitioner, counting its batches into batches.
+func newProducer(s spec, batches *batchCounter) (*kgo.Client, error) {
 	acks, err := parseAcks(s.acks)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	var batches batchCounter
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.servers...),
 		kgo.RequiredAcks(acks),
 		kgo.ProducerLinger(s.linger),
-		kgo.WithHooks(&batches),
+		kgo.WithHooks(batches),
 	}
 	if s.partitioner == "round-robin" {
 		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
@@ -183,15 +182,30 @@ func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	if s.acks != "all" && s.acks != "-1" {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
-	cl, err := kgo.NewClient(opts...)
+	return kgo.NewClient(opts...)
+}
+
+// randomValue is a record value of n random capital letters.
+func randomValue(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte('A' + rand.IntN(26))
+	}
+	return p
+}
+
+// measureProduce sends s.records records of s.recordSize random bytes,
+// keyless, as fast as the client takes them, and times every
+// latencyEvery-th from the Produce call to its acknowledgement. It fills
+// r's produce figures.
+func measureProduce(ctx context.Context, s spec) (r result, err error) {
+	var batches batchCounter
+	cl, err := newProducer(s, &batches)
 	if err != nil {
 		return r, err
 	}
 	defer cl.Close()
-	payload := make([]byte, s.recordSize)
-	for i := range payload {
-		payload[i] = byte('A' + rand.IntN(26))
-	}
+	payload := randomValue(s.recordSize)
 	// Every latencyEvery-th record is timed, from the Produce call to its
 	// acknowledgement; the others carry the timed record's timestamp
 	// (franz-go reads the clock for a record only when its Timestamp is
@@ -287,14 +301,58 @@ func measureConsume(ctx context.Context, s spec) (recsPerSec, mbPerSec float64, 
 	return float64(n) / elapsed, float64(bytes) / mib / elapsed, nil
 }
 
-// measure creates the topic, produces, consumes and deletes the topic.
+// fillTopic produces s.records records as measureProduce does, but with
+// franz-go's default linger and partitioner and without timing them, and
+// reports the mean records per batch. Its batches (about 5,000 records,
+// cut by size and linger) do not depend on how fast the server answers,
+// as measureProduce's do, so a topic it fills reads back the same on every
+// target.
+func fillTopic(ctx context.Context, s spec) (recsPerBatch float64, err error) {
+	s.linger, s.partitioner = 10*time.Millisecond, "sticky"
+	var batches batchCounter
+	cl, err := newProducer(s, &batches)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	value := randomValue(s.recordSize)
+	var failed atomic.Int64
+	for range s.records {
+		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	if n := failed.Load(); n > 0 {
+		return 0, fmt.Errorf("%w: %d of %d produces to %s failed", errBench, n, s.records, s.topic)
+	}
+	return float64(batches.records.Load()) / float64(max(batches.batches.Load(), 1)), nil
+}
+
+// measure creates the topic, produces, and deletes the topic; then fills
+// a second topic with fillTopic and reads it back consumePasses times.
+// Reading what the produce phase wrote would measure how that phase
+// batched (a server that answers sooner gets smaller batches, which cost
+// the consumer more per record) rather than how the server reads.
 func measure(ctx context.Context, s spec) (result, error) {
 	if err := createTopic(ctx, s); err != nil {
 		return result{}, err
 	}
-	defer deleteTopic(context.WithoutCancel(ctx), s)
 	r, err := measureProduce(ctx, s)
+	deleteTopic(context.WithoutCancel(ctx), s)
 	if err != nil {
+		return r, err
+	}
+	s.topic += "-read"
+	if err := createTopic(ctx, s); err != nil {
+		return r, err
+	}
+	defer deleteTopic(context.WithoutCancel(ctx), s)
+	if r.consumeRecsPerBatch, err = fillTopic(ctx, s); err != nil {
 		return r, err
 	}
 	// A pass reads 1M records in about 0.15 s, where a GC cycle or a
@@ -336,6 +394,7 @@ func best(rs []result) result {
 		b.consumeCPUSelf = min(b.consumeCPUSelf, r.consumeCPUSelf)
 		b.consumeCPUServers = min(b.consumeCPUServers, r.consumeCPUServers)
 		b.recsPerBatch = max(b.recsPerBatch, r.recsPerBatch)
+		b.consumeRecsPerBatch = max(b.consumeRecsPerBatch, r.consumeRecsPerBatch)
 		b.idle = min(b.idle, r.idle)
 	}
 	return b
@@ -344,9 +403,9 @@ func best(rs []result) result {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (r result) String() string {
-	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms  rec/batch %5.0f  idle %3.0f%%  cpu µs/rec: bench %5.3f servers %s | consume %10.0f rec/s %7.2f MB/s  cpu µs/rec: bench %5.3f servers %s",
+	return fmt.Sprintf("produce %10.0f rec/s %7.2f MB/s  p50 %7.2f ms  p99 %7.2f ms  rec/batch %5.0f  idle %3.0f%%  cpu µs/rec: bench %5.3f servers %s | consume %10.0f rec/s %7.2f MB/s  rec/batch %5.0f  cpu µs/rec: bench %5.3f servers %s",
 		r.produceRecs, r.produceMB, ms(r.p50), ms(r.p99), r.recsPerBatch, 100*r.idle, r.cpuSelf, cpuFigure(r.cpuServers),
-		r.consumeRecs, r.consumeMB, r.consumeCPUSelf, cpuFigure(r.consumeCPUServers))
+		r.consumeRecs, r.consumeMB, r.consumeRecsPerBatch, r.consumeCPUSelf, cpuFigure(r.consumeCPUServers))
 }
 
 // cpuFigure formats a servers' CPU per record, "-" when unknown.
