@@ -20,7 +20,8 @@
 // (bench/kafka/run.sh starts one from dist/kzoo) is measured interleaved
 // with both, round by round, and the best of --rounds of each is compared
 // as kzoo/kfake ratios (rates: above 1 means kzoo is faster; latencies:
-// below 1 means kzoo is faster).
+// below 1 means kzoo is faster), then the median rates, which say how
+// typical the best were.
 //
 // It never touches topics other than the kafka-bench-* topics it creates,
 // and deletes each after its round.
@@ -36,6 +37,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -267,11 +269,37 @@ func run(ctx context.Context, c config) error {
 		return nil
 	}
 	kz := bests[len(bests)-1]
+	kzProduce, kzConsume := medianRates(targets[len(targets)-1].results)
 	for i, t := range targets[:len(targets)-1] {
 		bf := bests[i]
 		fmt.Printf("kzoo / %-24s produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f\n", t.name+":",
 			kz.produceRecs/bf.produceRecs, kz.produceMB/bf.produceMB, ms(kz.p50)/ms(bf.p50), ms(kz.p99)/ms(bf.p99),
 			kz.consumeRecs/bf.consumeRecs, kz.consumeMB/bf.consumeMB)
+		produce, consume := medianRates(t.results)
+		fmt.Printf("       %-24s produce rec/s %.2f (medians of %d rounds) | consume rec/s %.2f\n", "",
+			kzProduce/produce, c.rounds, kzConsume/consume)
 	}
 	return nil
+}
+
+// medianRates is the median produce and consume rate over rounds rs: with
+// the best, a measure of how typical the best was.
+func medianRates(rs []result) (produce, consume float64) {
+	p := make([]float64, len(rs))
+	c := make([]float64, len(rs))
+	for i, r := range rs {
+		p[i], c[i] = r.produceRecs, r.consumeRecs
+	}
+	return median(p), median(c)
+}
+
+// median is the middle of xs (the mean of the middle two for an even
+// count); xs is sorted in place.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }

@@ -368,9 +368,7 @@ func measure(ctx context.Context, s spec) (result, error) {
 		recs, mbs = append(recs, rec), append(mbs, mb)
 	}
 	r.consumeCPUSelf, r.consumeCPUServers = perRecord(cpu0, sampleCPU(s.serverPIDs), consumePasses*s.records)
-	slices.Sort(recs)
-	slices.Sort(mbs)
-	r.consumeRecs, r.consumeMB = recs[len(recs)/2], mbs[len(mbs)/2]
+	r.consumeRecs, r.consumeMB = median(recs), median(mbs)
 	return r, nil
 }
 
