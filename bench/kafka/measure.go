@@ -355,7 +355,7 @@ func measure(ctx context.Context, s spec) (result, error) {
 	if r.consumeRecsPerBatch, err = fillTopic(ctx, s); err != nil {
 		return r, err
 	}
-	// A pass reads 1M records in about 0.15 s, where a GC cycle or a
+	// A pass reads 1M records in 50-80 ms, where a GC cycle or a
 	// scheduling hiccup moves the rate by a third: the median of
 	// consumePasses passes, each with a new client, is the round's figure.
 	var recs, mbs []float64
