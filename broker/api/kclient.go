@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,6 +28,9 @@ type brokerConn struct {
 	// it, as it appends the batches before fetching again.
 	reuse bool
 	body  []byte
+
+	mu          sync.Mutex
+	interrupted bool // by interrupt: the request in flight is abandoned
 }
 
 func dialBroker(dial func(network, addr string) (net.Conn, error), addr, clientID string) (*brokerConn, error) {
@@ -37,6 +42,19 @@ func dialBroker(dial func(network, addr string) (net.Conn, error), addr, clientI
 }
 
 func (b *brokerConn) Close() error { return b.conn.Close() }
+
+// errInterrupted is a roundTrip's error on a connection interrupted first.
+var errInterrupted = errors.New("api: broker connection interrupted")
+
+// interrupt makes the roundTrip under way (or the next) return at once
+// with an error, leaving the connection unusable: its answer may still
+// arrive.
+func (b *brokerConn) interrupt() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.interrupted = true
+	b.conn.SetDeadline(time.Now())
+}
 
 // roundTrip sends req at its set version and reads the response.
 func (b *brokerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
@@ -54,7 +72,13 @@ func (b *brokerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Re
 	buf = req.AppendTo(buf)
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 	b.buf = buf
-	if err := b.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+	b.mu.Lock()
+	err := errInterrupted
+	if !b.interrupted {
+		err = b.conn.SetDeadline(time.Now().Add(timeout))
+	}
+	b.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	if _, err := b.conn.Write(buf); err != nil {

@@ -28,6 +28,15 @@ type fetcher struct {
 	parts  map[tp]*fetchState
 	wake   chan struct{}
 	done   chan struct{}
+	// changed is set when a partition joins or changes epoch after the
+	// snapshot the next fetch is built from; inflight is the connection
+	// of a fetch under way (both under fetchers.mu). A change during a
+	// fetch cuts it short: a fetch long-polls up to
+	// replica.fetch.wait.max.ms, and a partition left out of it (a topic
+	// created a moment ago) would wait that long to be replicated,
+	// holding up every acks=all produce to it.
+	changed  bool
+	inflight *brokerConn
 }
 
 type fetchState struct {
@@ -61,6 +70,12 @@ func (f *fetchers) add(t tp, leader, epoch int32) {
 		ft = &fetcher{leader: leader, parts: map[tp]*fetchState{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 		f.byLeader[leader] = ft
 		go f.run(ft)
+	}
+	if old, ok := ft.parts[t]; !ok || old.epoch != epoch {
+		ft.changed = true
+		if ft.inflight != nil {
+			ft.inflight.interrupt()
+		}
 	}
 	ft.parts[t] = &fetchState{epoch: epoch}
 	f.leaderOf[t] = leader
@@ -104,6 +119,7 @@ func (f *fetchers) stopAll() {
 func (f *fetchers) snapshot(ft *fetcher) map[tp]fetchState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	ft.changed = false
 	out := make(map[tp]fetchState, len(ft.parts))
 	for t, s := range ft.parts {
 		out[t] = *s
@@ -111,11 +127,39 @@ func (f *fetchers) snapshot(ft *fetcher) map[tp]fetchState {
 	return out
 }
 
-func (f *fetchers) markTruncated(ft *fetcher, t tp, epoch int32) {
+// startFetch registers a fetch on conn as under way, unless the
+// partitions changed since the snapshot it was built from.
+func (f *fetchers) startFetch(ft *fetcher, conn *brokerConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ft.changed {
+		return false
+	}
+	ft.inflight = conn
+	return true
+}
+
+// endFetch ends the fetch startFetch began and reports whether a change
+// cut it short.
+func (f *fetchers) endFetch(ft *fetcher) (interrupted bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft.inflight = nil
+	return ft.changed
+}
+
+// markTruncated records that t is truncated for epoch, in the fetcher and
+// in parts, the snapshot the next fetch is built from (else that fetch
+// would leave t out, and t would wait a whole long poll to start).
+func (f *fetchers) markTruncated(ft *fetcher, parts map[tp]fetchState, t tp, epoch int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if s, ok := ft.parts[t]; ok && s.epoch == epoch {
 		s.truncated = true
+	}
+	if s, ok := parts[t]; ok && s.epoch == epoch {
+		s.truncated = true
+		parts[t] = s
 	}
 }
 
@@ -227,7 +271,17 @@ func (f *fetchers) run(ft *fetcher) {
 			}
 			continue
 		}
+		if !f.startFetch(ft, conn) {
+			continue // the partitions changed since the snapshot
+		}
 		kresp, err := conn.roundTrip(req, wait+30*time.Second)
+		if f.endFetch(ft) {
+			// Cut short by a change: the answer is still to come on this
+			// connection, so it goes, and the next fetch has the change.
+			conn.Close()
+			conn = nil
+			continue
+		}
 		if err != nil {
 			h.o.Logf("replica fetcher for leader %d: %v", ft.leader, err)
 			if !backoff() {
@@ -303,7 +357,7 @@ func (f *fetchers) truncate(ft *fetcher, conn *brokerConn, parts map[tp]fetchSta
 		p.mu.Unlock()
 		epochs[t] = s.epoch
 		if latest < 0 {
-			f.markTruncated(ft, t, s.epoch)
+			f.markTruncated(ft, parts, t, s.epoch)
 			continue
 		}
 		i, ok := byTopic[t.Topic]
@@ -346,7 +400,7 @@ func (f *fetchers) truncate(ft *fetcher, conn *brokerConn, parts map[tp]fetchSta
 				p.hw = min(p.hw, rp.EndOffset)
 			}
 			p.mu.Unlock()
-			f.markTruncated(ft, t, epochs[t])
+			f.markTruncated(ft, parts, t, epochs[t])
 		}
 	}
 	return nil

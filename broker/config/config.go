@@ -388,6 +388,10 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.ReplicaLagTimeMaxMs = c.int64("replica.lag.time.max.ms")
 	c.ReplicaFetchMaxBytes = int32(c.int64("replica.fetch.max.bytes"))
 	c.ReplicaFetchWaitMaxMs = int32(c.int64("replica.fetch.wait.max.ms"))
+	if int64(c.ReplicaFetchWaitMaxMs) > c.ReplicaLagTimeMaxMs {
+		return fmt.Errorf("%s: replica.fetch.wait.max.ms: %d is above replica.lag.time.max.ms=%d; it should always be less than or equal to it, to prevent frequent changes in ISR",
+			where(set, "replica.fetch.wait.max.ms", file), c.ReplicaFetchWaitMaxMs, c.ReplicaLagTimeMaxMs)
+	}
 	c.NumReplicaFetchers = int32(c.int64("num.replica.fetchers"))
 	c.LogRetentionCheckIntervalMs = c.int64("log.retention.check.interval.ms")
 	c.MessageMaxBytes = int32(c.int64("message.max.bytes"))

@@ -75,6 +75,7 @@ func TestConfigErrors(t *testing.T) {
 		{"broker.id=0\nzookeeper.connect=z:1\nauto.create.topics.enable=yes\n", "", `config/server.properties:3: auto.create.topics.enable: "yes" is not a boolean`},
 		{"broker.id=0\nzookeeper.connect=z:1\nlisteners=PLAINTEXT://:99999\n", "", "port"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "bad", "expected key=value"},
+		{"broker.id=0\nzookeeper.connect=z:1\nreplica.fetch.wait.max.ms=40000\n", "", "config/server.properties:3: replica.fetch.wait.max.ms: 40000 is above replica.lag.time.max.ms=30000"},
 	} {
 		var ov []string
 		if tc.override != "" {

@@ -52,6 +52,47 @@ func TestBrokerReplicatedAcksAll(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond)
 }
 
+// TestBrokerNewTopicReplicatesAtOnce: a topic created while every
+// follower's fetch is long-polling its leader for an older topic starts
+// replicating at once, not when those fetches end. The fetches here wait
+// up to 25 s and a record may take 10 s to be delivered, so the acks=all
+// produce to the new topic succeeds only if the followers cut their
+// fetches short to take the new partitions in.
+func TestBrokerNewTopicReplicatesAtOnce(t *testing.T) {
+	c := startCluster(t, 3, "replica.fetch.wait.max.ms=25000")
+	adm := c.admin()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A leader may answer NOT_LEADER until its LeaderAndIsr lands; the
+	// client then refreshes its metadata after 250 ms, not the default 5 s.
+	p := c.client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
+		kgo.RecordDeliveryTimeout(10*time.Second), kgo.MetadataMinAge(250*time.Millisecond))
+	for _, topic := range []string{"older", "newer"} {
+		r, err := adm.CreateTopic(ctx, 3, 3, nil, topic)
+		require.NoError(t, err)
+		require.NoError(t, r.Err)
+		// Every partition has a leader before the produce (asked without
+		// the client's metadata cache, which would hold the answer 5 s).
+		require.Eventually(t, func() bool {
+			md, err := rawMetadata(c.addrs()[0], topic)
+			if err != nil || len(md.Topics) != 1 || md.Topics[0].ErrorCode != 0 || len(md.Topics[0].Partitions) != 3 {
+				return false
+			}
+			for _, pt := range md.Topics[0].Partitions {
+				if pt.Leader < 0 {
+					return false
+				}
+			}
+			return true
+		}, 20*time.Second, 20*time.Millisecond)
+		var recs []*kgo.Record
+		for i := range 3 {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i), Value: []byte(topic)})
+		}
+		require.NoError(t, p.ProduceSync(ctx, recs...).FirstErr(), "acks=all produce to %s", topic)
+	}
+}
+
 func TestBrokerTopicLifecycleMetadata(t *testing.T) {
 	c := startCluster(t, 3, "auto.create.topics.enable=false")
 	adm := c.admin()
