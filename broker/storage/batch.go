@@ -163,17 +163,18 @@ func field(b []byte, l int64, n int) (f, rest []byte, ok bool) {
 	return b[:l:l], b[l:], true
 }
 
-// uvarintAt decodes the unsigned varint at data[p:end] (end <=
-// len(data)): its value and the position after it, or q < 0 when it is
-// malformed or runs past end. checkProduced inlines the one-byte case by
-// hand and calls this for the rest: a function with a call in it is over
-// the compiler's inlining budget.
+// uvarintAt decodes the varint at data[p:end] (end <= len(data)) in its
+// zigzag form (2v for v >= 0, odd for negatives): its value and the
+// position after it, or q < 0 when it is malformed or runs past end. One-
+// and two-byte varints, nearly all of a producer's, take the short way.
 func uvarintAt(data []byte, p, end int) (u uint64, q int) {
 	if p < 0 || p >= end {
 		return 0, -1
 	}
-	if p+1 < end {
-		if c, d := uint64(data[p]), uint64(data[p+1]); c >= 0x80 && d < 0x80 {
+	if c := uint64(data[p]); c < 0x80 {
+		return c, p + 1
+	} else if p+1 < end {
+		if d := uint64(data[p+1]); d < 0x80 {
 			return c&0x7f | d<<7, p + 2
 		}
 	}
@@ -190,8 +191,8 @@ func uvarintAt(data []byte, p, end int) (u uint64, q int) {
 // and if so the largest timestamp (first plus a record's delta) and the
 // offset delta of the first record carrying it. It is the hottest loop of
 // a produce, so it keeps no fields, tracks one position rather than
-// re-slicing, and works on varints in their zigzag form (2v for v >= 0,
-// odd for negatives): about twice as fast as recIter. It is at least as
+// re-slicing, and works on varints in their zigzag form: about 1.6 times
+// as fast as recIter. It is at least as
 // strict as recIter (FuzzStorageCheckProduced holds it to that), so a
 // batch it refuses is walked again with recIter for the reason.
 func checkProduced(data []byte, count int32, first int64, compacted bool) (maxTs int64, maxAt int32, ok bool) {
@@ -199,42 +200,25 @@ func checkProduced(data []byte, count int32, first int64, compacted bool) (maxTs
 	p, n := 0, len(data)
 	var u uint64
 	for i := int32(0); i < count; i++ {
-		// length, then the record's end
-		if p < n && data[p] < 0x80 {
-			u, p = uint64(data[p]), p+1
-		} else if u, p = uvarintAt(data, p, n); p < 0 {
-			return -1, -1, false
-		}
-		if u&1 != 0 || u>>1 > uint64(n-p) {
-			return -1, -1, false
+		if u, p = uvarintAt(data, p, n); p < 0 || u&1 != 0 || u>>1 > uint64(n-p) {
+			return -1, -1, false // the record's length
 		}
 		end := p + int(u>>1)
 		p++ // attributes
-		// timestamp delta
-		if p < end && data[p] < 0x80 {
-			u, p = uint64(data[p]), p+1
-		} else if u, p = uvarintAt(data, p, end); p < 0 {
-			return -1, -1, false
+		if u, p = uvarintAt(data, p, end); p < 0 {
+			return -1, -1, false // timestamp delta
 		}
 		if ts := first + (int64(u>>1) ^ -int64(u&1)); ts > maxTs || maxAt < 0 {
 			maxTs, maxAt = ts, i
 		}
-		// offset delta: its index
-		if p < end && data[p] < 0x80 {
-			u, p = uint64(data[p]), p+1
-		} else if u, p = uvarintAt(data, p, end); p < 0 {
-			return -1, -1, false
+		if u, p = uvarintAt(data, p, end); p < 0 || u != uint64(i)<<1 {
+			return -1, -1, false // offset delta: the record's index
 		}
-		if u != uint64(i)<<1 {
-			return -1, -1, false
-		}
-		// key, value, then each header's key and value: a length (odd
-		// for null, which recIter takes down to int32's minimum) and bytes
-		fields := 2
-		for f := 0; f < fields; f++ {
-			if p < end && data[p] < 0x80 {
-				u, p = uint64(data[p]), p+1
-			} else if u, p = uvarintAt(data, p, end); p < 0 {
+		// The key, the value, then (after the header count) each header's
+		// key and value: a length, odd for null (which recIter takes down
+		// to int32's minimum), and that many bytes.
+		for f, fields := 0, 2; f < fields; f++ {
+			if u, p = uvarintAt(data, p, end); p < 0 {
 				return -1, -1, false
 			}
 			switch {
@@ -244,14 +228,8 @@ func checkProduced(data []byte, count int32, first int64, compacted bool) (maxTs
 				return -1, -1, false
 			}
 			if f == 1 {
-				// header count
-				if p < end && data[p] < 0x80 {
-					u, p = uint64(data[p]), p+1
-				} else if u, p = uvarintAt(data, p, end); p < 0 {
-					return -1, -1, false
-				}
-				if u&1 != 0 || u>>1 > uint64(end-p) {
-					return -1, -1, false
+				if u, p = uvarintAt(data, p, end); p < 0 || u&1 != 0 || u>>1 > uint64(end-p) {
+					return -1, -1, false // header count
 				}
 				fields += 2 * int(u>>1)
 			}
