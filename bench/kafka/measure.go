@@ -64,6 +64,11 @@ func (b *batchCounter) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ i
 	b.records.Add(int64(m.NumRecords))
 }
 
+// perBatch is the mean records in a batch written (0 before any).
+func (b *batchCounter) perBatch() float64 {
+	return float64(b.records.Load()) / float64(max(b.batches.Load(), 1))
+}
+
 const mib = 1024 * 1024
 
 // latencyEvery is how often a produced record is timed: one in this many.
@@ -252,9 +257,7 @@ func measureProduce(ctx context.Context, s spec) (r result, err error) {
 	if n := failed.Load(); n > 0 {
 		return r, fmt.Errorf("%w: %d of %d produces to %s failed, first: %v", errBench, n, s.records, s.topic, firstErr)
 	}
-	if n := batches.batches.Load(); n > 0 {
-		r.recsPerBatch = float64(batches.records.Load()) / float64(n)
-	}
+	r.recsPerBatch = batches.perBatch()
 	lat = lat[:done.Load()]
 	slices.Sort(lat)
 	r.p50 = time.Duration(lat[len(lat)/2])
@@ -317,12 +320,13 @@ func fillTopic(ctx context.Context, s spec) (recsPerBatch float64, err error) {
 	defer cl.Close()
 	value := randomValue(s.recordSize)
 	var failed atomic.Int64
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+	}
 	for range s.records {
-		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: value}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				failed.Add(1)
-			}
-		})
+		cl.Produce(ctx, &kgo.Record{Topic: s.topic, Value: value}, promise)
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return 0, err
@@ -330,7 +334,7 @@ func fillTopic(ctx context.Context, s spec) (recsPerBatch float64, err error) {
 	if n := failed.Load(); n > 0 {
 		return 0, fmt.Errorf("%w: %d of %d produces to %s failed", errBench, n, s.records, s.topic)
 	}
-	return float64(batches.records.Load()) / float64(max(batches.batches.Load(), 1)), nil
+	return batches.perBatch(), nil
 }
 
 // measure creates the topic, produces, and deletes the topic; then fills
