@@ -18,7 +18,9 @@
 // process, where it shares the load generator's Go runtime and pays no
 // cross-process wakeups. A kzoo cluster given by --bootstrap-server
 // (bench/kafka/run.sh starts one from dist/kzoo) is measured interleaved
-// with both, round by round, and the best of --rounds of each is compared
+// with both, round by round (each cluster serves the whole run; the
+// --warmup-rounds first rounds are printed but not counted), and the best
+// of --rounds of each is compared
 // as kzoo/kfake ratios (rates: above 1 means kzoo is faster; latencies:
 // below 1 means kzoo is faster), then the median rates, which say how
 // typical the best were.
@@ -60,6 +62,7 @@ func main() {
 		partitioner  = flag.String("partitioner", "round-robin", "round-robin, or sticky for franz-go's default (64 KiB to a partition, then the next)")
 		gogc         = flag.Int("gogc", 400, "GOGC of the load generator (a kfake served with --serve-kfake keeps Go's default)")
 		rounds       = flag.Int("rounds", 5, "rounds; the best of each figure is kept")
+		warmup       = flag.Int("warmup-rounds", 1, "rounds run first and left out of the figures")
 		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the kfake reference cluster")
 		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
 		serveKfake   = flag.Bool("serve-kfake", false, "serve a kfake cluster of --kfake-brokers brokers until stdin closes, printing its addresses on one line (the separate-process reference)")
@@ -83,7 +86,7 @@ func main() {
 	if err == nil {
 		err = run(ctx, config{
 			bootstrap: *bootstrap, serverPIDs: pids, records: *records, recordSize: *recordSize, partitions: int32(*partitions),
-			replication: int16(*replication), acks: *acks, linger: *linger, partitioner: *partitioner, rounds: *rounds, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
+			replication: int16(*replication), acks: *acks, linger: *linger, partitioner: *partitioner, rounds: *rounds, warmupRounds: *warmup, kfakeBrokers: *kfakeBrokers, noKfake: *noKfake,
 		})
 	}
 	if err != nil {
@@ -103,6 +106,7 @@ type config struct {
 	linger       time.Duration
 	partitioner  string
 	rounds       int
+	warmupRounds int
 	kfakeBrokers int
 	noKfake      bool
 }
@@ -153,42 +157,54 @@ func serveKfakeCluster(ctx context.Context, brokers int) error {
 	return nil
 }
 
-// measureKfakeProcess runs one round against a fresh kfake cluster in a
-// process of its own (this program with --serve-kfake).
-func measureKfakeProcess(ctx context.Context, c config, topic string) (result, error) {
+// kfakeProcess is the separate-process reference: this program with
+// --serve-kfake, serving one kfake cluster for the whole run, as the
+// cluster under test does.
+type kfakeProcess struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	addrs []string
+}
+
+func startKfakeProcess(c config) (*kfakeProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return result{}, fmt.Errorf("%w: finding this program to start kfake: %v", errBench, err)
+		return nil, fmt.Errorf("%w: finding this program to start kfake: %v", errBench, err)
 	}
 	cmd := exec.Command(self, "--serve-kfake", "--kfake-brokers", strconv.Itoa(c.kfakeBrokers))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("%w: starting %s --serve-kfake: %v", errBench, self, err)
+		return nil, fmt.Errorf("%w: starting %s --serve-kfake: %v", errBench, self, err)
 	}
-	defer func() {
-		stdin.Close() // the server's signal to stop
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	k := &kfakeProcess{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		return result{}, fmt.Errorf("%w: kfake process %d printed no addresses: %v", errBench, cmd.Process.Pid, err)
+		k.close()
+		return nil, fmt.Errorf("%w: kfake process %d printed no addresses: %v", errBench, cmd.Process.Pid, err)
 	}
-	return measure(ctx, c.spec(strings.Split(strings.TrimSpace(line), ","), topic, -1, []int{cmd.Process.Pid}))
+	k.addrs = strings.Split(strings.TrimSpace(line), ",")
+	return k, nil
+}
+
+// close stops the process: closing its stdin is its signal to stop.
+func (k *kfakeProcess) close() {
+	k.stdin.Close()
+	done := make(chan struct{})
+	go func() { k.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		k.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // spec is one round's measurement of the cluster at servers, whose
@@ -201,22 +217,15 @@ func (c config) spec(servers []string, topic string, replication int16, pids []i
 	}
 }
 
-// measureKfakeInProcess runs one round against a fresh kfake cluster in
-// this process.
-func measureKfakeInProcess(ctx context.Context, c config, topic string) (result, error) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(c.kfakeBrokers))
-	if err != nil {
-		return result{}, fmt.Errorf("%w: starting kfake: %v", errBench, err)
-	}
-	defer cluster.Close()
-	return measure(ctx, c.spec(cluster.ListenAddrs(), topic, -1, nil))
-}
-
-// target is one cluster measured each round.
+// target is one cluster measured each round: its bootstrap servers, the
+// replication factor of its topics (-1: the cluster's default) and its
+// processes (none when it runs in this process).
 type target struct {
-	name    string
-	measure func(ctx context.Context, c config, topic string) (result, error)
-	results []result
+	name        string
+	servers     []string
+	replication int16
+	pids        []int
+	results     []result
 }
 
 func run(ctx context.Context, c config) error {
@@ -229,6 +238,12 @@ func run(ctx context.Context, c config) error {
 	if c.linger < 0 {
 		return fmt.Errorf("%w: --linger %v: must not be negative", errBench, c.linger)
 	}
+	if c.rounds < 1 {
+		return fmt.Errorf("%w: --rounds %d: want at least 1", errBench, c.rounds)
+	}
+	if c.warmupRounds < 0 {
+		return fmt.Errorf("%w: --warmup-rounds %d: must not be negative", errBench, c.warmupRounds)
+	}
 	if c.noKfake && c.bootstrap == "" {
 		return fmt.Errorf("%w: --no-kfake needs --bootstrap-server", errBench)
 	}
@@ -238,26 +253,46 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("; kzoo at %s (replication factor %d)", c.bootstrap, c.replication)
 	}
 	fmt.Println()
+	// Every cluster serves the whole run, as a broker does, and each
+	// round writes a fresh topic to it.
 	var targets []*target
 	if !c.noKfake {
+		kp, err := startKfakeProcess(c)
+		if err != nil {
+			return err
+		}
+		defer kp.close()
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(c.kfakeBrokers))
+		if err != nil {
+			return fmt.Errorf("%w: starting kfake: %v", errBench, err)
+		}
+		defer cluster.Close()
 		targets = append(targets,
-			&target{name: "kfake (own process)", measure: measureKfakeProcess},
-			&target{name: "kfake (in this process)", measure: measureKfakeInProcess})
+			&target{name: "kfake (own process)", servers: kp.addrs, replication: -1, pids: []int{kp.cmd.Process.Pid}},
+			&target{name: "kfake (in this process)", servers: cluster.ListenAddrs(), replication: -1})
 	}
 	if c.bootstrap != "" {
-		targets = append(targets, &target{name: "kzoo", measure: func(ctx context.Context, c config, topic string) (result, error) {
-			return measure(ctx, c.spec(strings.Split(c.bootstrap, ","), topic, c.replication, c.serverPIDs))
-		}})
+		targets = append(targets, &target{name: "kzoo", servers: strings.Split(c.bootstrap, ","), replication: c.replication, pids: c.serverPIDs})
 	}
-	for round := 1; round <= c.rounds; round++ {
+	// The first rounds of a load generator run slower on every target
+	// (its heap and the clients' buffers are still growing: a fifth more
+	// of its CPU per record), so warm-up rounds go first, printed but
+	// left out of the best and the medians.
+	for round := 1 - c.warmupRounds; round <= c.rounds; round++ {
+		label := fmt.Sprintf("round %d", round)
+		if round < 1 {
+			label = fmt.Sprintf("warm-up %d", round+c.warmupRounds)
+		}
 		for i, t := range targets {
-			topic := fmt.Sprintf("kafka-bench-%d-%d-%d", time.Now().Unix(), round, i)
-			r, err := t.measure(ctx, c, topic)
+			topic := fmt.Sprintf("kafka-bench-%d-%d-%d", time.Now().Unix(), round+c.warmupRounds, i)
+			r, err := measure(ctx, c.spec(t.servers, topic, t.replication, t.pids))
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			fmt.Printf("round %d %-24s %s\n", round, t.name+":", r)
-			t.results = append(t.results, r)
+			fmt.Printf("%s %-24s %s\n", label, t.name+":", r)
+			if round >= 1 {
+				t.results = append(t.results, r)
+			}
 		}
 	}
 	bests := make([]result, len(targets))
