@@ -14,15 +14,13 @@ import (
 	"kzoo/broker/api"
 )
 
-// groupConsumer is one kgo consumer group member that records what it owns
-// and how many records it read.
+// groupConsumer is one kgo consumer group member that records what it owns.
 type groupConsumer struct {
-	cl       *kgo.Client
-	mu       sync.Mutex
-	owned    map[int32]bool
-	consumed int
-	done     chan struct{}
-	cancel   context.CancelFunc
+	cl     *kgo.Client
+	mu     sync.Mutex
+	owned  map[int32]bool
+	done   chan struct{}
+	cancel context.CancelFunc
 }
 
 func startGroupConsumer(t *testing.T, c *testCluster, group, topic string, bal kgo.GroupBalancer) *groupConsumer {
@@ -53,10 +51,7 @@ func startGroupConsumer(t *testing.T, c *testCluster, group, topic string, bal k
 	go func() {
 		defer close(gcn.done)
 		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			gcn.mu.Lock()
-			gcn.consumed += fs.NumRecords()
-			gcn.mu.Unlock()
+			cl.PollFetches(ctx)
 		}
 	}()
 	t.Cleanup(gcn.close)
@@ -73,10 +68,30 @@ func (g *groupConsumer) close() {
 	g.cancel = nil
 }
 
-func (g *groupConsumer) snapshot() (int, int) {
+func (g *groupConsumer) ownedCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.owned), g.consumed
+	return len(g.owned)
+}
+
+// at reports whether the member's position in every partition of topic it
+// owns is end: read up to there in this assignment, or committed there by
+// an earlier owner (a member's earlier reads count for nothing once a
+// rebalance moved the partition away before they were committed).
+func (g *groupConsumer) at(topic string, end int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	uncommitted, committed := g.cl.UncommittedOffsets()[topic], g.cl.CommittedOffsets()[topic]
+	for p := range g.owned {
+		pos, ok := uncommitted[p]
+		if !ok {
+			pos = committed[p]
+		}
+		if pos.Offset != end {
+			return false
+		}
+	}
+	return true
 }
 
 // coordinatorOf asks a broker for group's coordinator.
@@ -115,23 +130,29 @@ func TestGroupConsumersRebalanceCommitAndReload(t *testing.T) {
 	}{{"eager", kgo.RangeBalancer()}, {"cooperative", kgo.CooperativeStickyBalancer()}} {
 		t.Run(tc.group, func(t *testing.T) {
 			var cs []*groupConsumer
-			for range 3 {
-				cs = append(cs, startGroupConsumer(t, c, tc.group, "orders", tc.bal))
-			}
-			shares := func(n int, members []*groupConsumer, want int) func() bool {
+			// shares: members own want partitions each, all 6 in all, and
+			// (read) have each read what they own to its end.
+			shares := func(read bool, members []*groupConsumer, want int) func() bool {
 				return func() bool {
-					total, read := 0, 0
+					total := 0
 					for _, m := range members {
-						o, r := m.snapshot()
-						if o != want {
+						o := m.ownedCount()
+						if o != want || read && !m.at("orders", 10) {
 							return false
 						}
-						total, read = total+o, read+r
+						total += o
 					}
-					return total == 6 && read >= n
+					return total == 6
 				}
 			}
-			require.Eventually(t, shares(60, cs, 2), 40*time.Second, 50*time.Millisecond, "3 consumers share 6 partitions")
+			// One member reads everything first; two more joining then
+			// move partitions whose reads it has not committed.
+			cs = append(cs, startGroupConsumer(t, c, tc.group, "orders", tc.bal))
+			require.Eventually(t, shares(true, cs, 6), 40*time.Second, 50*time.Millisecond, "1 consumer owns and reads 6 partitions")
+			for range 2 {
+				cs = append(cs, startGroupConsumer(t, c, tc.group, "orders", tc.bal))
+			}
+			require.Eventually(t, shares(true, cs, 2), 40*time.Second, 50*time.Millisecond, "3 consumers share 6 partitions")
 			for _, m := range cs {
 				require.NoError(t, m.cl.CommitUncommittedOffsets(ctx))
 			}
@@ -144,7 +165,7 @@ func TestGroupConsumersRebalanceCommitAndReload(t *testing.T) {
 			}
 
 			cs[2].close()
-			require.Eventually(t, shares(0, cs[:2], 3), 40*time.Second, 50*time.Millisecond, "a member left: 2 consumers share 6 partitions")
+			require.Eventually(t, shares(false, cs[:2], 3), 40*time.Second, 50*time.Millisecond, "a member left: 2 consumers share 6 partitions")
 			described, err := adm.DescribeGroups(ctx, tc.group)
 			require.NoError(t, err)
 			require.Equal(t, "Stable", described[tc.group].State)
