@@ -23,6 +23,7 @@ import (
 
 	"kzoo/broker/config"
 	"kzoo/broker/server"
+	"kzoo/internal/proc"
 )
 
 const startUsage = "USAGE: kafka-server-start.sh [-daemon] server.properties [--override property=value]*"
@@ -275,13 +276,12 @@ func stop(stdout io.Writer) error {
 
 // isBroker reports whether pid is a running `kzoo broker start`.
 func isBroker(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	args, err := proc.Args(pid)
 	if err != nil {
 		return syscall.Kill(pid, 0) == nil
 	}
-	parts := strings.Split(string(b), "\x00")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == "broker" && parts[i+1] == "start" {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "broker" && args[i+1] == "start" {
 			return true
 		}
 	}

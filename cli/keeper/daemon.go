@@ -2,7 +2,6 @@ package keeper
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/coordinator/config"
+	"kzoo/internal/proc"
 )
 
 // startTimeout bounds how long start waits for the client port.
@@ -195,35 +195,19 @@ func readPid(path string) (int, bool) {
 // is a kzoo keeper (a stale pid reused by another program does not count).
 func livePid(path string) (int, bool) {
 	pid, ok := readPid(path)
-	if !ok || !alive(pid) || !isKeeper(pid) {
+	if !ok || !proc.Alive(pid) || !isKeeper(pid) {
 		return 0, false
 	}
 	return pid, true
 }
 
-// alive reports whether pid exists (signal 0), zombies excluded.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// Field 3, after the parenthesised name, is the state; Z is a zombie.
-		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return false
-		}
-	}
-	return true
-}
-
 // isKeeper reports whether pid runs `kzoo keeper`; where /proc is not
 // available it trusts the pid file.
 func isKeeper(pid int) bool {
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	args, err := proc.Args(pid)
 	if err != nil {
 		return !dirExists("/proc/self")
 	}
-	args := strings.Split(string(cmdline), "\x00")
 	for _, a := range args {
 		if a == "keeper" {
 			return true
@@ -255,7 +239,7 @@ func stopPid(pf string) (found bool, err error) {
 		_ = os.Remove(pf)
 		return true, nil
 	}
-	if !alive(pid) || !isKeeper(pid) {
+	if !proc.Alive(pid) || !isKeeper(pid) {
 		_ = os.Remove(pf) // stale: the process is gone (or the pid was reused)
 		return true, nil
 	}
@@ -263,7 +247,7 @@ func stopPid(pf string) (found bool, err error) {
 		return true, fmt.Errorf("signal process %d from %s: %w", pid, pf, err)
 	}
 	deadline := time.Now().Add(stopTimeout)
-	for alive(pid) {
+	for proc.Alive(pid) {
 		if time.Now().After(deadline) {
 			return true, fmt.Errorf("process %d from %s is still running after %s", pid, pf, stopTimeout)
 		}

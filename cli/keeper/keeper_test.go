@@ -16,6 +16,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/coordinator/config"
+	"kzoo/internal/proc"
 	"kzoo/internal/testnet"
 )
 
@@ -115,7 +116,7 @@ func TestKeeperPidFile(t *testing.T) {
 
 	// This test process is alive but is not a keeper: never a target.
 	require.NoError(t, writePid(pf, os.Getpid()))
-	require.True(t, alive(os.Getpid()))
+	require.True(t, proc.Alive(os.Getpid()))
 	_, ok = livePid(pf)
 	require.False(t, ok)
 
