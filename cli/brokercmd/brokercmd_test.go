@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"kzoo/broker/zkstate/zktest"
+	"kzoo/cli/internal/clitest"
 )
 
 func TestBrokerCmdParseStart(t *testing.T) {
@@ -55,24 +55,6 @@ func TestBrokerCmdStopWithoutBrokers(t *testing.T) {
 	require.Contains(t, err.Error(), "No kafka server to stop")
 }
 
-// syncBuf is a bytes.Buffer safe for the logger and the test to share.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestBrokerCmdForegroundStartStop(t *testing.T) {
 	zkConnect := zktest.Connect(t)
 	dir := t.TempDir()
@@ -81,7 +63,7 @@ func TestBrokerCmdForegroundStartStop(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
 	logs := filepath.Join(dir, "logs")
 	t.Setenv("LOG_DIR", logs)
-	out := &syncBuf{}
+	out := &clitest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- start([]string{p, "--override", "num.partitions=2"}, out, out) }()
 	pid := filepath.Join(logs, "kzoo-broker-3.pid")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	ucli "github.com/urfave/cli/v2"
 
+	"kzoo/cli/internal/clitest"
 	"kzoo/coordinator/config"
 	"kzoo/internal/proc"
 	"kzoo/internal/testnet"
@@ -216,17 +217,22 @@ func TestKeeperForegroundServesAndStops(t *testing.T) {
 	require.NoError(t, err)
 
 	e := testEnv(t, nil)
+	stderr := &clitest.SyncBuffer{}
+	e.stderr = stderr
 	home := t.TempDir()
 	e.exe = func() (string, error) { return filepath.Join(home, "bin", "kzoo"), nil }
 	stop := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- serve(e, cfg, stop) }()
 
-	pf := filepath.Join(dir, pidFileName)
+	// The serving line comes once both pid files are written.
 	require.Eventually(t, func() bool {
-		pid, ok := readPid(pf)
-		return ok && pid == os.Getpid()
-	}, 10*time.Second, 20*time.Millisecond, "pid file with this process's pid")
+		return strings.Contains(stderr.String(), "kzoo keeper: serving clients on")
+	}, 10*time.Second, 20*time.Millisecond, "stderr: %s", stderr)
+	pf := filepath.Join(dir, pidFileName)
+	pid, ok := readPid(pf)
+	require.True(t, ok)
+	require.Equal(t, os.Getpid(), pid, "pid file with this process's pid")
 	reg := filepath.Join(home, "logs", fmt.Sprintf("zookeeper-server-%d.pid", os.Getpid()))
 	require.FileExists(t, reg, "registered for zookeeper-server-stop without a config")
 

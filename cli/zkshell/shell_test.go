@@ -8,35 +8,17 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/urfave/cli/v2"
 
+	"kzoo/cli/internal/clitest"
 	"kzoo/coordinator/client"
 	"kzoo/coordinator/client/ztest"
 	"kzoo/coordinator/jute"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the shell writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var (
 	promptRe  = regexp.MustCompile(`\[zk: [^\]]*\] `)
@@ -247,7 +229,7 @@ func TestShellWatchWhileIdle(t *testing.T) {
 	require.NoError(t, err)
 
 	pr, pw := io.Pipe()
-	var out, errOut syncBuffer
+	var out, errOut clitest.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- Run([]string{"-server", srv.Addr}, pr, &out, &errOut) }()
 	t.Cleanup(func() { pw.Close() })
