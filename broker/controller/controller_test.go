@@ -542,8 +542,12 @@ func TestControllerResignsOnSessionExpiry(t *testing.T) {
 // whose outcome it could not know).
 func TestControllerRecoversFromConnectionLoss(t *testing.T) {
 	connect := zktest.Connect(t)
-	var sess zktest.Sessions
+	sess := zktest.Sessions{HoldUntilWatchesReset: true}
 	n1 := prepareNode(t, connect, 1, nil, false, &sess)
+	// A watch that never fires, so that every resumed connection sends
+	// SetWatches, which the held connections wait for.
+	_, _, _, err := n1.zk.Conn().ExistsW("/never-created")
+	require.NoError(t, err)
 	n1.start()
 	require.Eventually(t, n1.ctrl.IsActive, 20*time.Second, 10*time.Millisecond)
 	n2 := startNode(t, connect, 2, nil, false)

@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -12,7 +13,18 @@ import (
 // Sessions is a dialer for go-zookeeper that remembers the id and password
 // of the last session its connections negotiated, so that a test can end
 // that session for real from a second connection (Kill).
+//
+// With HoldUntilWatchesReset set, a connection that resumes a session
+// passes the server's answers to the client only once the client has sent
+// its SetWatches: go-zookeeper (v1.0.4, the newest) reads its last zxid for
+// that request while its receive loop, already running, may be writing it
+// for an answer to a request queued during the outage, a data race the
+// race detector reports. Holding the answers orders the two. A client
+// that holds no watch sends no SetWatches, so a test setting this keeps
+// one that never fires.
 type Sessions struct {
+	HoldUntilWatchesReset bool
+
 	mu     sync.Mutex
 	id     int64
 	passwd []byte
@@ -25,10 +37,12 @@ func (s *Sessions) Dial(network, addr string, timeout time.Duration) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
+	sc := &sniffConn{Conn: c, s: s, hold: make(chan struct{}), closed: make(chan struct{})}
 	s.mu.Lock()
-	s.conn = c
+	sc.prevID = s.id
+	s.conn = sc
 	s.mu.Unlock()
-	return &sniffConn{Conn: c, s: s}, nil
+	return sc, nil
 }
 
 // Drop closes the newest connection, as a network fault would; the client
@@ -53,11 +67,25 @@ type sniffConn struct {
 	net.Conn
 	s    *Sessions
 	buf  []byte
-	done bool
+	done bool // the ConnectResponse has been read
+
+	prevID    int64         // the session before this connection
+	held      bool          // it resumed prevID: answers wait for hold
+	hold      chan struct{} // closed once the client sent SetWatches
+	holdOnce  sync.Once
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
-// Read passes bytes through and decodes the first frame, the ConnectResponse.
+// Read passes bytes through and decodes the first frame, the
+// ConnectResponse; after it, a held connection waits for SetWatches.
 func (c *sniffConn) Read(p []byte) (int, error) {
+	if c.held {
+		select {
+		case <-c.hold:
+		case <-c.closed:
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if !c.done && n > 0 {
 		c.buf = append(c.buf, p[:n]...)
@@ -68,6 +96,7 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 				if d := jute.Unmarshal(c.buf[4:4+l], &r); d.Err == nil && r.SessionID != 0 {
 					c.s.mu.Lock()
 					c.s.id, c.s.passwd = r.SessionID, append([]byte(nil), r.Passwd...)
+					c.held = c.s.HoldUntilWatchesReset && r.SessionID == c.prevID
 					c.s.mu.Unlock()
 				}
 				c.done, c.buf = true, nil
@@ -75,6 +104,24 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// opSetWatches is the SetWatches request's op code.
+const opSetWatches = 101
+
+// Write passes a frame through; a SetWatches (go-zookeeper writes a
+// request in one call: length, xid, op code, body) releases held answers.
+func (c *sniffConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if len(p) >= 12 && int32(binary.BigEndian.Uint32(p[8:12])) == opSetWatches {
+		c.holdOnce.Do(func() { close(c.hold) })
+	}
+	return n, err
+}
+
+func (c *sniffConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
 
 // Kill attaches to the last session from a new connection to addr and
