@@ -56,6 +56,8 @@ type Config struct {
 	LogRetentionCheckIntervalMs         int64
 	MessageMaxBytes                     int32
 	SocketRequestMaxBytes               int32
+	SocketSendBufferBytes               int32 // SO_SNDBUF of client connections; -1: the OS's
+	SocketReceiveBufferBytes            int32 // SO_RCVBUF of client connections; -1: the OS's
 	OffsetsTopicReplicationFactor       int16
 	OffsetsTopicNumPartitions           int32
 	GroupInitialRebalanceDelayMs        int64
@@ -396,6 +398,13 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.LogRetentionCheckIntervalMs = c.int64("log.retention.check.interval.ms")
 	c.MessageMaxBytes = int32(c.int64("message.max.bytes"))
 	c.SocketRequestMaxBytes = int32(c.int64("socket.request.max.bytes"))
+	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
+	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
+	for _, k := range []string{"socket.send.buffer.bytes", "socket.receive.buffer.bytes"} {
+		if c.int64(k) == 0 {
+			return fmt.Errorf("%s: %s: 0 is not a buffer size; use -1 for the OS default", where(set, k, file), k)
+		}
+	}
 	c.OffsetsTopicReplicationFactor = int16(c.int64("offsets.topic.replication.factor"))
 	c.OffsetsTopicNumPartitions = int32(c.int64("offsets.topic.num.partitions"))
 	c.GroupInitialRebalanceDelayMs = c.int64("group.initial.rebalance.delay.ms")

@@ -51,6 +51,8 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, []string{"/tmp/kafka-logs"}, c.LogDirs)
 	require.Equal(t, int64(168*3_600_000), c.LogRetentionMs())
 	require.Equal(t, int32(104857600), c.SocketRequestMaxBytes)
+	require.Equal(t, int32(102400), c.SocketSendBufferBytes)
+	require.Equal(t, int32(102400), c.SocketReceiveBufferBytes)
 	require.Equal(t, int32(1048588), c.MessageMaxBytes)
 	require.True(t, c.AutoCreateTopics)
 	require.True(t, c.ControlledShutdownEnable)
@@ -76,6 +78,8 @@ func TestConfigErrors(t *testing.T) {
 		{"broker.id=0\nzookeeper.connect=z:1\nlisteners=PLAINTEXT://:99999\n", "", "port"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "bad", "expected key=value"},
 		{"broker.id=0\nzookeeper.connect=z:1\nreplica.fetch.wait.max.ms=40000\n", "", "config/server.properties:3: replica.fetch.wait.max.ms: 40000 is above replica.lag.time.max.ms=30000"},
+		{"broker.id=0\nzookeeper.connect=z:1\nsocket.send.buffer.bytes=0\n", "", "config/server.properties:3: socket.send.buffer.bytes: 0 is not a buffer size; use -1 for the OS default"},
+		{"broker.id=0\nzookeeper.connect=z:1\n", "socket.receive.buffer.bytes=-2", `socket.receive.buffer.bytes: "-2" is out of range (min -1)`},
 	} {
 		var ov []string
 		if tc.override != "" {

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,4 +60,44 @@ func TestBrokerSeveralListeners(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int16(0), cr.Topics[0].ErrorCode)
 	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Value: []byte("a")}, &kgo.Record{Value: []byte("b")}).FirstErr())
+}
+
+// socket.send.buffer.bytes and socket.receive.buffer.bytes size accepted
+// connections' buffers (Linux reports twice the size asked for); -1 leaves
+// the OS's.
+func TestBrokerSocketBufferSizes(t *testing.T) {
+	sizes := func(t *testing.T, extra ...string) (snd, rcv int) {
+		c := startCluster2(t, 1, extra...)
+		cl, err := net.Dial("tcp", c.addrs()[0])
+		require.NoError(t, err)
+		defer cl.Close()
+		// An answered request: the connection was set up before it was served.
+		writeFrame(t, cl, 18, 0, 1, false, nil)
+		readFrame(t, cl)
+		s := c.brokers[0]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for sc := range s.conns {
+			if sc.RemoteAddr().String() != cl.LocalAddr().String() {
+				continue
+			}
+			raw, err := sc.(*net.TCPConn).SyscallConn()
+			require.NoError(t, err)
+			require.NoError(t, raw.Control(func(fd uintptr) {
+				snd, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+				require.NoError(t, err)
+				rcv, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+				require.NoError(t, err)
+			}))
+			return snd, rcv
+		}
+		t.Fatalf("no server side for %s", cl.LocalAddr())
+		return 0, 0
+	}
+	snd, rcv := sizes(t)
+	require.Equal(t, 2*102400, snd, "Kafka's default socket.send.buffer.bytes")
+	require.Equal(t, 2*102400, rcv, "Kafka's default socket.receive.buffer.bytes")
+	snd, rcv = sizes(t, "socket.send.buffer.bytes=65536", "socket.receive.buffer.bytes=-1")
+	require.Equal(t, 2*65536, snd)
+	require.NotEqual(t, 2*102400, rcv, "-1: the OS's size")
 }

@@ -311,6 +311,7 @@ func (s *Server) accept(ln net.Listener, name string) {
 		s.mu.Unlock()
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
+			s.setBuffers(tc, name)
 		}
 		s.wg.Add(1)
 		go func() {
@@ -321,6 +322,22 @@ func (s *Server) accept(ln net.Listener, name string) {
 			delete(s.conns, c)
 			s.mu.Unlock()
 		}()
+	}
+}
+
+// setBuffers applies socket.send.buffer.bytes and
+// socket.receive.buffer.bytes to an accepted connection, as Kafka does
+// (-1 leaves the OS's sizes and its autotuning).
+func (s *Server) setBuffers(tc *net.TCPConn, listener string) {
+	if n := s.cfg.SocketSendBufferBytes; n > 0 {
+		if err := tc.SetWriteBuffer(int(n)); err != nil {
+			s.logf("listener %s: connection %s: socket.send.buffer.bytes=%d: %v", listener, tc.RemoteAddr(), n, err)
+		}
+	}
+	if n := s.cfg.SocketReceiveBufferBytes; n > 0 {
+		if err := tc.SetReadBuffer(int(n)); err != nil {
+			s.logf("listener %s: connection %s: socket.receive.buffer.bytes=%d: %v", listener, tc.RemoteAddr(), n, err)
+		}
 	}
 }
 
