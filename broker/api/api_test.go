@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -108,4 +109,26 @@ func FuzzAPISkipTags(f *testing.F) {
 			require.LessOrEqual(t, len(rest), len(b))
 		}
 	})
+}
+
+// A follower's fetch takes its limits from the replica.fetch.* keys.
+func TestAPIFollowerFetchFromConfig(t *testing.T) {
+	for _, tc := range []struct {
+		text              string
+		minBytes, maxBytes int32
+	}{
+		{"", 1, 1048576},
+		{"replica.fetch.min.bytes=65536\nreplica.fetch.max.bytes=2097152\n", 65536, 2097152},
+	} {
+		cfg, err := config.Parse("server.properties", []byte("broker.id=3\nzookeeper.connect=z:1\nlog.dirs="+t.TempDir()+"\n"+tc.text), nil)
+		require.NoError(t, err)
+		h := New(Options{Config: cfg, ClusterID: "c"})
+		req := h.followerFetch(500 * time.Millisecond)
+		h.Close()
+		require.Equal(t, int32(3), req.ReplicaID)
+		require.Equal(t, int32(500), req.MaxWaitMillis)
+		require.Equal(t, tc.minBytes, req.MinBytes, tc.text)
+		require.Equal(t, tc.maxBytes, req.MaxBytes, tc.text)
+		require.Equal(t, int32(-1), req.SessionEpoch)
+	}
 }

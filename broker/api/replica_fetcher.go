@@ -229,13 +229,7 @@ func (f *fetchers) run(ft *fetcher) {
 			}
 			continue
 		}
-		req := kmsg.NewPtrFetchRequest()
-		req.Version = 12
-		req.ReplicaID = h.cfg.BrokerID
-		req.MaxWaitMillis = int32(wait / time.Millisecond)
-		req.MinBytes = 1
-		req.MaxBytes = max(h.cfg.ReplicaFetchMaxBytes, 1)
-		req.SessionEpoch = -1
+		req := h.followerFetch(wait)
 		byTopic := map[string]int{}
 		for t, s := range parts {
 			if !s.truncated {
@@ -404,4 +398,18 @@ func (f *fetchers) truncate(ft *fetcher, conn *brokerConn, parts map[tp]fetchSta
 		}
 	}
 	return nil
+}
+
+// followerFetch is a follower's fetch request before its partitions:
+// replica.fetch.wait.max.ms, replica.fetch.min.bytes and
+// replica.fetch.max.bytes, without a fetch session.
+func (h *Handler) followerFetch(wait time.Duration) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID = h.cfg.BrokerID
+	req.MaxWaitMillis = int32(wait / time.Millisecond)
+	req.MinBytes = h.cfg.ReplicaFetchMinBytes
+	req.MaxBytes = max(h.cfg.ReplicaFetchMaxBytes, 1)
+	req.SessionEpoch = -1
+	return req
 }

@@ -52,6 +52,7 @@ type Config struct {
 	ReplicaLagTimeMaxMs                 int64
 	ReplicaFetchMaxBytes                int32
 	ReplicaFetchWaitMaxMs               int32
+	ReplicaFetchMinBytes                int32
 	NumReplicaFetchers                  int32
 	LogRetentionCheckIntervalMs         int64
 	MessageMaxBytes                     int32
@@ -390,6 +391,7 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.ReplicaLagTimeMaxMs = c.int64("replica.lag.time.max.ms")
 	c.ReplicaFetchMaxBytes = int32(c.int64("replica.fetch.max.bytes"))
 	c.ReplicaFetchWaitMaxMs = int32(c.int64("replica.fetch.wait.max.ms"))
+	c.ReplicaFetchMinBytes = int32(c.int64("replica.fetch.min.bytes"))
 	if int64(c.ReplicaFetchWaitMaxMs) > c.ReplicaLagTimeMaxMs {
 		return fmt.Errorf("%s: replica.fetch.wait.max.ms: %d is above replica.lag.time.max.ms=%d; it should always be less than or equal to it, to prevent frequent changes in ISR",
 			where(set, "replica.fetch.wait.max.ms", file), c.ReplicaFetchWaitMaxMs, c.ReplicaLagTimeMaxMs)
