@@ -114,7 +114,7 @@ func FuzzAPISkipTags(f *testing.F) {
 // A follower's fetch takes its limits from the replica.fetch.* keys.
 func TestAPIFollowerFetchFromConfig(t *testing.T) {
 	for _, tc := range []struct {
-		text              string
+		text               string
 		minBytes, maxBytes int32
 	}{
 		{"", 1, 1048576},
