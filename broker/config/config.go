@@ -59,6 +59,7 @@ type Config struct {
 	SocketRequestMaxBytes               int32
 	SocketSendBufferBytes               int32 // SO_SNDBUF of client connections; -1: the OS's
 	SocketReceiveBufferBytes            int32 // SO_RCVBUF of client connections; -1: the OS's
+	LogCleanerEnable                    bool  // false: compacted topics are not cleaned
 	OffsetsTopicReplicationFactor       int16
 	OffsetsTopicNumPartitions           int32
 	GroupInitialRebalanceDelayMs        int64
@@ -83,7 +84,7 @@ const (
 	kLong
 	kShort
 	kBool
-	kDouble
+	kDouble // a ratio: a number from 0 to 1 (the only doubles Kafka's keys here take)
 	kList
 )
 
@@ -276,8 +277,8 @@ func checkValue(k string, d def, v string) error {
 			return fmt.Errorf("%s: %q is not a boolean (true or false)", k, v)
 		}
 	case kDouble:
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
-			return fmt.Errorf("%s: %q is not a number", k, v)
+		if f, err := strconv.ParseFloat(v, 64); err != nil || !(f >= 0 && f <= 1) {
+			return fmt.Errorf("%s: %q is not a number from 0 to 1", k, v)
 		}
 	}
 	return nil
@@ -401,6 +402,7 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.MessageMaxBytes = int32(c.int64("message.max.bytes"))
 	c.SocketRequestMaxBytes = int32(c.int64("socket.request.max.bytes"))
 	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
+	c.LogCleanerEnable = c.bool("log.cleaner.enable")
 	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
 	for _, k := range []string{"socket.send.buffer.bytes", "socket.receive.buffer.bytes"} {
 		if c.int64(k) == 0 {

@@ -78,6 +78,8 @@ func TestConfigErrors(t *testing.T) {
 		{"broker.id=0\nzookeeper.connect=z:1\nlisteners=PLAINTEXT://:99999\n", "", "port"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "bad", "expected key=value"},
 		{"broker.id=0\nzookeeper.connect=z:1\nreplica.fetch.wait.max.ms=40000\n", "", "config/server.properties:3: replica.fetch.wait.max.ms: 40000 is above replica.lag.time.max.ms=30000"},
+		{"broker.id=0\nzookeeper.connect=z:1\nlog.cleaner.min.cleanable.ratio=1.5\n", "", `config/server.properties:3: log.cleaner.min.cleanable.ratio: "1.5" is not a number from 0 to 1`},
+		{"broker.id=0\nzookeeper.connect=z:1\n", "log.cleaner.min.cleanable.ratio=NaN", `log.cleaner.min.cleanable.ratio: "NaN" is not a number from 0 to 1`},
 		{"broker.id=0\nzookeeper.connect=z:1\nsocket.send.buffer.bytes=0\n", "", "config/server.properties:3: socket.send.buffer.bytes: 0 is not a buffer size; use -1 for the OS default"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "socket.receive.buffer.bytes=-2", `socket.receive.buffer.bytes: "-2" is out of range (min -1)`},
 	} {

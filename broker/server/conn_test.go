@@ -26,7 +26,7 @@ func standaloneHandler(t testing.TB, extra ...string) *api.Handler {
 	dir := t.TempDir()
 	cfg, err := config.Parse("server.properties", []byte("broker.id=0\nzookeeper.connect=127.0.0.1:1\nlog.dirs="+filepath.Join(dir, "logs")+"\nsocket.request.max.bytes=65536\n"), extra)
 	require.NoError(t, err)
-	h := api.New(api.Options{Config: cfg, ClusterID: "test", OpenLog: openLog(nil, func() int64 { return time.Now().UnixMilli() }),
+	h := api.New(api.Options{Config: cfg, ClusterID: "test", OpenLog: openLog(nil, func() int64 { return time.Now().UnixMilli() }, cfg.LogCleanerEnable),
 		ConvertToV2: func(set []byte, _ int64) ([]byte, error) { return storage.ConvertToV2(set) }, DownConvert: storage.DownConvert})
 	t.Cleanup(h.Close)
 	return h

@@ -148,7 +148,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		BrokerEpoch: func() int64 { return s.zk.BrokerEpoch() },
 		Store:       zc,
 		Assign:      controller.AssignReplicas,
-		OpenLog:     openLog(s.logf, func() int64 { return s.o.Now().UnixMilli() }),
+		OpenLog:     openLog(s.logf, func() int64 { return s.o.Now().UnixMilli() }, s.cfg.LogCleanerEnable),
 		ConvertToV2: func(set []byte, _ int64) ([]byte, error) { return storage.ConvertToV2(set) },
 		DownConvert: storage.DownConvert,
 		Dial:        s.o.Dial,

@@ -33,6 +33,10 @@ func storageConfig(m map[string]string) storage.Config {
 	i64("flush.messages", &c.FlushMessages)
 	i64("flush.ms", &c.FlushMs)
 	i("max.message.bytes", &c.MaxMessageBytes)
+	i64("delete.retention.ms", &c.DeleteRetentionMs)
+	if v, err := strconv.ParseFloat(m["min.cleanable.dirty.ratio"], 64); err == nil && v >= 0 && v <= 1 {
+		c.MinCleanableDirtyRatio = v
+	}
 	if v := m["cleanup.policy"]; v != "" {
 		c.CleanupPolicy = strings.ReplaceAll(v, " ", "")
 	}
@@ -45,21 +49,33 @@ func storageConfig(m map[string]string) storage.Config {
 	return c
 }
 
-// logAdapter presents a *storage.Log as an api.Log.
-type logAdapter struct{ *storage.Log }
+// logAdapter presents a *storage.Log as an api.Log; noCleaner is
+// log.cleaner.enable=false, which every topic config it applies keeps.
+type logAdapter struct {
+	*storage.Log
+	noCleaner bool
+}
 
 func (l logAdapter) AppendLeader(records []byte, leaderEpoch int32, nowMs int64) (api.AppendResult, error) {
 	r, err := l.Log.AppendLeader(records, leaderEpoch, nowMs)
 	return api.AppendResult{BaseOffset: r.BaseOffset, LastOffset: r.LastOffset, LogAppendTimeMs: r.LogAppendTimeMs, LogStartOffset: r.LogStartOffset, Records: r.Records}, err
 }
 
-func (l logAdapter) SetConfig(m map[string]string) { l.Log.SetConfig(storageConfig(m)) }
+func (l logAdapter) SetConfig(m map[string]string) { l.Log.SetConfig(l.config(m)) }
 
-// openLog opens dir/topic-partition and records its topic id.
-func openLog(logf func(string, ...any), nowMs func() int64) func(dir, topic string, partition int32, topicID [16]byte, cfg map[string]string) (api.Log, error) {
+func (l logAdapter) config(m map[string]string) storage.Config {
+	c := storageConfig(m)
+	c.NoCompaction = l.noCleaner
+	return c
+}
+
+// openLog opens dir/topic-partition and records its topic id; cleaner is
+// log.cleaner.enable.
+func openLog(logf func(string, ...any), nowMs func() int64, cleaner bool) func(dir, topic string, partition int32, topicID [16]byte, cfg map[string]string) (api.Log, error) {
 	return func(dir, topic string, partition int32, topicID [16]byte, cfg map[string]string) (api.Log, error) {
 		pdir := filepath.Join(dir, fmt.Sprintf("%s-%d", topic, partition))
-		l, err := storage.Open(pdir, storageConfig(cfg), nowMs(), logf)
+		a := logAdapter{noCleaner: !cleaner}
+		l, err := storage.Open(pdir, a.config(cfg), nowMs(), logf)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +85,7 @@ func openLog(logf func(string, ...any), nowMs func() int64) func(dir, topic stri
 				return nil, err
 			}
 		}
-		return logAdapter{l}, nil
+		a.Log = l
+		return a, nil
 	}
 }

@@ -34,9 +34,10 @@ type CompactResult struct {
 	RecordsRemoved                int
 }
 
-// Compact runs one compaction pass when cleanup.policy includes compact and
-// the dirty part (bytes appended to inactive segments since the last pass)
-// is at least min.cleanable.dirty.ratio of them. It holds the writer lock
+// Compact runs one compaction pass when cleanup.policy includes compact,
+// NoCompaction is not set, and the dirty part (bytes appended to inactive
+// segments since the last pass) is at least min.cleanable.dirty.ratio of
+// them. It holds the writer lock
 // throughout, so appends wait for it; readers wait only for the swap.
 func (l *Log) Compact(nowMs int64) (CompactResult, error) {
 	l.wmu.Lock()
@@ -51,7 +52,7 @@ func (l *Log) compactLocked(nowMs int64) (CompactResult, error) {
 		return res, ErrClosed
 	}
 	cfg := l.cfg
-	if !cfg.compacted() || len(l.segs) < 2 {
+	if !cfg.cleans() || len(l.segs) < 2 {
 		return res, nil
 	}
 	inactive := l.segs[:len(l.segs)-1]

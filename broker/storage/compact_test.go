@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -138,6 +139,40 @@ func TestStorageCompactOnlyWhenConfigured(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.RecordsRemoved)
 	require.Len(t, readAll(t, l), 20)
+
+	// log.cleaner.enable=false: a compacted topic keeps every record, and
+	// still refuses records without keys.
+	l, _ = openLog(t, testDir(t), Config{CleanupPolicy: "compact", SegmentBytes: 200, NoCompaction: true}, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 10, 2, 1)
+	res, err = l.Compact(0)
+	require.NoError(t, err)
+	require.Zero(t, res.RecordsRemoved)
+	n, err := l.EnforceRetention(0)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Len(t, readAll(t, l), 20)
+	_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{value: []byte("no key"), ts: 1}}), 0, 0)
+	require.ErrorIs(t, err, kerr.InvalidRecord)
+}
+
+// delete.retention.ms=0 drops a tombstone at the first pass.
+func TestStorageCompactTombstonesZeroRetention(t *testing.T) {
+	l, _ := openLog(t, testDir(t), Config{CleanupPolicy: "compact", SegmentBytes: 200}, 0)
+	_, err := l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), value: []byte("1"), ts: 100}, {key: []byte("b"), value: []byte("1"), ts: 100}}), 0, 0)
+	require.NoError(t, err)
+	_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), ts: 100}}), 0, 0) // tombstone
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("c"), value: []byte("x"), ts: 100}}), 0, 0)
+		require.NoError(t, err)
+	}
+	_, err = l.Compact(101)
+	require.NoError(t, err)
+	keys := map[string]bool{}
+	for _, r := range readAll(t, l) {
+		keys[r.key] = true
+	}
+	require.Equal(t, map[string]bool{"b": true, "c": true}, keys)
 }
 
 func TestStorageCompactRecoversInterruptedSwap(t *testing.T) {

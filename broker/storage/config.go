@@ -24,6 +24,8 @@ type Config struct {
 
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, 0.5
 	DeleteRetentionMs      int64   // delete.retention.ms, 86400000: how long compaction keeps tombstones
+
+	NoCompaction bool // the broker's log.cleaner.enable=false: compact topics are never cleaned
 }
 
 // Defaults returns Kafka 3.x's topic defaults.
@@ -48,7 +50,8 @@ func Defaults() Config {
 }
 
 // withDefaults fills zero fields from Defaults. RetentionBytes and
-// RetentionMs keep any non-zero value, so -1 means "no limit".
+// RetentionMs keep any non-zero value, so -1 means "no limit";
+// MinCleanableDirtyRatio and DeleteRetentionMs keep 0.
 func (c Config) withDefaults() Config {
 	d := Defaults()
 	if c.SegmentBytes <= 0 {
@@ -91,10 +94,13 @@ func (c Config) withDefaults() Config {
 	if c.Compression == "" {
 		c.Compression = d.Compression
 	}
-	if c.MinCleanableDirtyRatio <= 0 || c.MinCleanableDirtyRatio > 1 {
+	// 0 is a valid ratio (clean whenever anything is dirty) and a valid
+	// delete.retention.ms (drop tombstones at the next pass); only values
+	// out of range fall back.
+	if !(c.MinCleanableDirtyRatio >= 0 && c.MinCleanableDirtyRatio <= 1) { // NaN too
 		c.MinCleanableDirtyRatio = d.MinCleanableDirtyRatio
 	}
-	if c.DeleteRetentionMs <= 0 {
+	if c.DeleteRetentionMs < 0 {
 		c.DeleteRetentionMs = d.DeleteRetentionMs
 	}
 	return c
@@ -102,7 +108,13 @@ func (c Config) withDefaults() Config {
 
 func (c Config) logAppendTime() bool { return strings.EqualFold(c.TimestampType, "LogAppendTime") }
 
+// compacted reports whether cleanup.policy includes compact: records
+// need keys.
 func (c Config) compacted() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+// cleans reports whether compaction runs: the topic is compacted and the
+// broker's cleaner is on.
+func (c Config) cleans() bool { return c.compacted() && !c.NoCompaction }
 
 func (c Config) deletes() bool { return strings.Contains(c.CleanupPolicy, "delete") }
 

@@ -186,7 +186,7 @@ func (l *Log) EnforceRetention(nowMs int64) (deletedSegments int, err error) {
 		return 0, ErrClosed
 	}
 	n, err := l.deleteExpired(nowMs)
-	if err == nil && l.cfg.compacted() {
+	if err == nil && l.cfg.cleans() {
 		_, err = l.compactLocked(nowMs)
 	}
 	return n, err

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"kzoo/broker/config"
+	"kzoo/broker/storage"
+)
+
+// A partition's log takes every topic config storage acts on, from the
+// topic's overrides or the broker's log.* defaults.
+func TestBrokerStorageConfigFromTopicConfigs(t *testing.T) {
+	cfg, err := config.Parse("server.properties", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.cleaner.delete.retention.ms=5000\nlog.segment.bytes=2000000\n"), nil)
+	require.NoError(t, err)
+	c := storageConfig(cfg.TopicMap(nil))
+	require.Equal(t, int64(5000), c.DeleteRetentionMs, "broker default log.cleaner.delete.retention.ms")
+	require.Equal(t, 0.5, c.MinCleanableDirtyRatio)
+	require.Equal(t, int64(2000000), c.SegmentBytes)
+
+	c = storageConfig(cfg.TopicMap(map[string]string{
+		"cleanup.policy": "compact", "delete.retention.ms": "0", "min.cleanable.dirty.ratio": "0.01",
+		"retention.ms": "-1", "max.message.bytes": "2000", "message.timestamp.type": "LogAppendTime",
+	}))
+	require.Equal(t, "compact", c.CleanupPolicy)
+	require.Equal(t, int64(0), c.DeleteRetentionMs, "0 is kept: tombstones go at the next pass")
+	require.Equal(t, 0.01, c.MinCleanableDirtyRatio)
+	require.Equal(t, int64(-1), c.RetentionMs)
+	require.Equal(t, 2000, c.MaxMessageBytes)
+	require.Equal(t, "LogAppendTime", c.TimestampType)
+
+	d := storage.Defaults()
+	require.Equal(t, d.DeleteRetentionMs, storageConfig(map[string]string{}).DeleteRetentionMs)
+	require.Equal(t, d.MinCleanableDirtyRatio, storageConfig(map[string]string{"min.cleanable.dirty.ratio": "x"}).MinCleanableDirtyRatio)
+	require.False(t, math.IsNaN(storageConfig(map[string]string{"min.cleanable.dirty.ratio": "NaN"}).MinCleanableDirtyRatio))
+}
+
+// log.cleaner.enable=false reaches every partition's log, and survives a
+// topic config change.
+func TestBrokerStorageCleanerDisabled(t *testing.T) {
+	for _, cleaner := range []bool{true, false} {
+		open := openLog(func(string, ...any) {}, func() int64 { return 0 }, cleaner)
+		l, err := open(t.TempDir(), "t", 0, [16]byte{}, map[string]string{"cleanup.policy": "compact"})
+		require.NoError(t, err)
+		a := l.(logAdapter)
+		require.Equal(t, !cleaner, a.Config().NoCompaction)
+		a.SetConfig(map[string]string{"cleanup.policy": "compact", "delete.retention.ms": "7"})
+		require.Equal(t, !cleaner, a.Config().NoCompaction)
+		require.Equal(t, int64(7), a.Config().DeleteRetentionMs)
+		require.NoError(t, l.Close())
+	}
+}
