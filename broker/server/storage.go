@@ -34,6 +34,8 @@ func storageConfig(m map[string]string) storage.Config {
 	i64("flush.ms", &c.FlushMs)
 	i("max.message.bytes", &c.MaxMessageBytes)
 	i64("delete.retention.ms", &c.DeleteRetentionMs)
+	i64("min.compaction.lag.ms", &c.MinCompactionLagMs)
+	i64("max.compaction.lag.ms", &c.MaxCompactionLagMs)
 	if v, err := strconv.ParseFloat(m["min.cleanable.dirty.ratio"], 64); err == nil && v >= 0 && v <= 1 {
 		c.MinCleanableDirtyRatio = v
 	}

@@ -19,11 +19,16 @@ func TestBrokerStorageConfigFromTopicConfigs(t *testing.T) {
 	require.Equal(t, int64(5000), c.DeleteRetentionMs, "broker default log.cleaner.delete.retention.ms")
 	require.Equal(t, 0.5, c.MinCleanableDirtyRatio)
 	require.Equal(t, int64(2000000), c.SegmentBytes)
+	require.Equal(t, int64(0), c.MinCompactionLagMs)
+	require.Equal(t, int64(math.MaxInt64), c.MaxCompactionLagMs)
 
 	c = storageConfig(cfg.TopicMap(map[string]string{
 		"cleanup.policy": "compact", "delete.retention.ms": "0", "min.cleanable.dirty.ratio": "0.01",
 		"retention.ms": "-1", "max.message.bytes": "2000", "message.timestamp.type": "LogAppendTime",
+		"min.compaction.lag.ms": "60000", "max.compaction.lag.ms": "3600000",
 	}))
+	require.Equal(t, int64(60000), c.MinCompactionLagMs)
+	require.Equal(t, int64(3600000), c.MaxCompactionLagMs)
 	require.Equal(t, "compact", c.CleanupPolicy)
 	require.Equal(t, int64(0), c.DeleteRetentionMs, "0 is kept: tombstones go at the next pass")
 	require.Equal(t, 0.01, c.MinCleanableDirtyRatio)

@@ -35,9 +35,10 @@ type CompactResult struct {
 }
 
 // Compact runs one compaction pass when cleanup.policy includes compact,
-// NoCompaction is not set, and the dirty part (bytes appended to inactive
+// NoCompaction is not set, and the dirty part (bytes appended to cleanable
 // segments since the last pass) is at least min.cleanable.dirty.ratio of
-// them. It holds the writer lock
+// them, or holds a segment whose newest record is older than
+// max.compaction.lag.ms. It holds the writer lock
 // throughout, so appends wait for it; readers wait only for the swap.
 func (l *Log) Compact(nowMs int64) (CompactResult, error) {
 	l.wmu.Lock()
@@ -55,15 +56,17 @@ func (l *Log) compactLocked(nowMs int64) (CompactResult, error) {
 	if !cfg.cleans() || len(l.segs) < 2 {
 		return res, nil
 	}
-	inactive := l.segs[:len(l.segs)-1]
+	inactive := l.cleanable(nowMs)
 	var total, dirty int64
+	overdue := false // a dirty record has waited max.compaction.lag.ms
 	for _, s := range inactive {
 		total += s.size
 		if s.base >= l.cleanedTo {
 			dirty += s.size
+			overdue = overdue || cfg.MaxCompactionLagMs < math.MaxInt64 && nowMs-largestTimestamp(s) > cfg.MaxCompactionLagMs
 		}
 	}
-	if total == 0 || float64(dirty)/float64(total) < cfg.MinCleanableDirtyRatio {
+	if dirty == 0 || !overdue && float64(dirty)/float64(total) < cfg.MinCleanableDirtyRatio {
 		return res, nil
 	}
 	res.SegmentsBefore, res.BytesBefore = len(inactive), total
@@ -101,8 +104,24 @@ func (l *Log) compactLocked(nowMs int64) (CompactResult, error) {
 		res.BytesAfter += s.size
 	}
 	res.SegmentsAfter = len(out)
-	l.cleanedTo = l.active().base
+	l.cleanedTo = l.segs[len(out)].base // the first segment left out
 	return res, nil
+}
+
+// cleanable is the segments a pass may clean: those before the active one,
+// up to the first dirty one holding a record younger than
+// min.compaction.lag.ms (by its largest timestamp). Lock should be held
+// (wmu).
+func (l *Log) cleanable(nowMs int64) []*segment {
+	inactive := l.segs[:len(l.segs)-1]
+	if lag := l.cfg.MinCompactionLagMs; lag > 0 {
+		for i, s := range inactive {
+			if s.base >= l.cleanedTo && nowMs-largestTimestamp(s) < lag {
+				return inactive[:i]
+			}
+		}
+	}
+	return inactive
 }
 
 // forEachRecord calls fn for every record of every data batch in s.

@@ -289,3 +289,69 @@ func TestStorageCompactPowerLossAtEveryStep(t *testing.T) {
 	}
 	require.Greater(t, steps, 10, "the pass made several changes, each one cut")
 }
+
+// min.compaction.lag.ms keeps the segments holding younger records out of
+// a pass (and the keys they hold out of its map); max.compaction.lag.ms
+// cleans a log whose dirty part is below min.cleanable.dirty.ratio once a
+// dirty record has waited that long.
+func TestStorageCompactLags(t *testing.T) {
+	segsOf := func(l *Log) int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.segs)
+	}
+	l, _ := openLog(t, testDir(t), Config{CleanupPolicy: "compact", SegmentBytes: 400, MinCompactionLagMs: 500}, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 10, 4, 100)  // old records
+	appendKeyed(t, l, kgo.NoCompression(), 10, 4, 1000) // young ones, same keys
+	require.Greater(t, segsOf(l), 4)
+	// The first segment holding a young record bounds the pass.
+	l.mu.Lock()
+	bound := int64(-1)
+	for _, s := range l.segs {
+		if largestTimestamp(s) > 700 {
+			bound = s.base
+			break
+		}
+	}
+	l.mu.Unlock()
+	require.Positive(t, bound)
+	res, err := l.Compact(1200) // now-lag = 700: old records only
+	require.NoError(t, err)
+	require.Positive(t, res.RecordsRemoved)
+	before, after := 0, 0
+	for _, r := range readAll(t, l) {
+		if r.offset < bound {
+			before++
+		} else {
+			after++
+		}
+	}
+	require.Equal(t, 4, before, "the cleaned part keeps its latest record per key: the young segments are out of the map")
+	require.EqualValues(t, l.EndOffset()-bound, after, "from the bound on, nothing cleaned")
+	res, err = l.Compact(100000) // all old enough now
+	require.NoError(t, err)
+	require.Positive(t, res.RecordsRemoved)
+	l.mu.Lock()
+	active := l.active().base
+	l.mu.Unlock()
+	keys := map[string]bool{}
+	for _, r := range readAll(t, l) {
+		if r.offset < active {
+			require.False(t, keys[r.key], "one record per key before the active segment: %s", r.key)
+			keys[r.key] = true
+		}
+	}
+
+	// Below the dirty ratio: nothing, until a dirty record is overdue.
+	l, _ = openLog(t, testDir(t), Config{CleanupPolicy: "compact", SegmentBytes: 400, MinCleanableDirtyRatio: 1, MaxCompactionLagMs: 1000}, 0)
+	appendKeyed(t, l, kgo.NoCompression(), 10, 4, 100)
+	l.mu.Lock()
+	l.cleanedTo = l.segs[1].base // the first segment counts as clean: the ratio is below 1
+	l.mu.Unlock()
+	res, err = l.Compact(1000)
+	require.NoError(t, err)
+	require.Zero(t, res.RecordsRemoved)
+	res, err = l.Compact(1200)
+	require.NoError(t, err)
+	require.Positive(t, res.RecordsRemoved)
+}

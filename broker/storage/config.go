@@ -24,6 +24,8 @@ type Config struct {
 
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, 0.5
 	DeleteRetentionMs      int64   // delete.retention.ms, 86400000: how long compaction keeps tombstones
+	MinCompactionLagMs     int64   // min.compaction.lag.ms, 0: how long a record stays out of compaction
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms, MaxInt64: how long a record may wait for it
 
 	NoCompaction bool // the broker's log.cleaner.enable=false: compact topics are never cleaned
 }
@@ -46,6 +48,7 @@ func Defaults() Config {
 
 		MinCleanableDirtyRatio: 0.5,
 		DeleteRetentionMs:      24 * 3600 * 1000,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }
 
@@ -102,6 +105,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeleteRetentionMs < 0 {
 		c.DeleteRetentionMs = d.DeleteRetentionMs
+	}
+	if c.MinCompactionLagMs < 0 {
+		c.MinCompactionLagMs = 0
+	}
+	if c.MaxCompactionLagMs <= 0 {
+		c.MaxCompactionLagMs = d.MaxCompactionLagMs
 	}
 	return c
 }
