@@ -93,6 +93,7 @@ func (fakeEnd) LatestEpoch() int32                            { panic("not used"
 func (fakeEnd) TruncateTo(int64) error                        { panic("not used") }
 func (fakeEnd) DeleteRecordsBefore(int64) (int64, error)      { panic("not used") }
 func (fakeEnd) Flush() error                                  { return nil }
+func (fakeEnd) MaybeFlush(int64) (bool, error)                { return false, nil }
 func (fakeEnd) EnforceRetention(int64) (int, error)           { panic("not used") }
 func (fakeEnd) SetConfig(map[string]string)                   {}
 func (fakeEnd) Size() int64                                   { return 0 }
@@ -130,5 +131,34 @@ func TestAPIFollowerFetchFromConfig(t *testing.T) {
 		require.Equal(t, tc.minBytes, req.MinBytes, tc.text)
 		require.Equal(t, tc.maxBytes, req.MaxBytes, tc.text)
 		require.Equal(t, int32(-1), req.SessionEpoch)
+	}
+}
+
+// flushLog records the times the log flusher offered it.
+type flushLog struct {
+	fakeEnd
+	offered []int64
+}
+
+func (f *flushLog) MaybeFlush(nowMs int64) (bool, error) {
+	f.offered = append(f.offered, nowMs)
+	return true, nil
+}
+
+// The log flusher offers every hosted partition a flush at the handler's
+// clock; the log decides by its flush.ms.
+func TestAPIFlushDueOffersEveryPartition(t *testing.T) {
+	h := testHandler(t)
+	logs := []*flushLog{{}, {}}
+	h.rm.mu.Lock()
+	for i, l := range logs {
+		h.rm.parts[tp{"t", int32(i)}] = &partition{tp: tp{"t", int32(i)}, log: l}
+	}
+	h.rm.mu.Unlock()
+	before := time.Now().UnixMilli()
+	h.FlushDue()
+	for _, l := range logs {
+		require.Len(t, l.offered, 1)
+		require.GreaterOrEqual(t, l.offered[0], before)
 	}
 }

@@ -47,6 +47,7 @@ type Log interface {
 	TruncateTo(off int64) error
 	DeleteRecordsBefore(off int64) (int64, error)
 	Flush() error
+	MaybeFlush(nowMs int64) (bool, error)
 	EnforceRetention(nowMs int64) (int, error)
 	SetConfig(topicConfig map[string]string)
 	Size() int64

@@ -333,11 +333,13 @@ func (h *Handler) EnforceRetention() {
 	}
 }
 
-// FlushAll flushes every hosted partition.
-func (h *Handler) FlushAll() {
+// FlushDue is Kafka's log flusher: it fsyncs every hosted partition with
+// records unflushed for flush.ms.
+func (h *Handler) FlushDue() {
+	now := h.nowMs()
 	for _, p := range h.rm.all() {
 		p.mu.Lock()
-		if err := p.log.Flush(); err != nil {
+		if _, err := p.log.MaybeFlush(now); err != nil {
 			h.o.Logf("partition %s: flush: %v", p.tp, err)
 		}
 		p.mu.Unlock()

@@ -60,6 +60,7 @@ type Config struct {
 	SocketSendBufferBytes               int32 // SO_SNDBUF of client connections; -1: the OS's
 	SocketReceiveBufferBytes            int32 // SO_RCVBUF of client connections; -1: the OS's
 	LogCleanerEnable                    bool  // false: compacted topics are not cleaned
+	LogFlushSchedulerIntervalMs         int64 // how often the log flusher runs; MaxInt64: never
 	OffsetsTopicReplicationFactor       int16
 	OffsetsTopicNumPartitions           int32
 	GroupInitialRebalanceDelayMs        int64
@@ -140,7 +141,7 @@ var brokerDefs = map[string]def{
 	"log.index.interval.bytes":                 {kInt, "4096", 0},
 	"log.flush.interval.messages":              {kLong, "9223372036854775807", 1},
 	"log.flush.interval.ms":                    {kLong, "", 0},
-	"log.flush.scheduler.interval.ms":          {kLong, "9223372036854775807", 0},
+	"log.flush.scheduler.interval.ms":          {kLong, "9223372036854775807", 1},
 	"log.message.timestamp.type":               {kString, "CreateTime", 0},
 	"log.message.timestamp.difference.max.ms":  {kLong, "9223372036854775807", 0},
 	"log.message.downconversion.enable":        {kBool, "true", 0},
@@ -403,6 +404,7 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.SocketRequestMaxBytes = int32(c.int64("socket.request.max.bytes"))
 	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
 	c.LogCleanerEnable = c.bool("log.cleaner.enable")
+	c.LogFlushSchedulerIntervalMs = c.int64("log.flush.scheduler.interval.ms")
 	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
 	for _, k := range []string{"socket.send.buffer.bytes", "socket.receive.buffer.bytes"} {
 		if c.int64(k) == 0 {

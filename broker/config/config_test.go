@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,7 @@ func TestConfigErrors(t *testing.T) {
 		{"broker.id=0\nzookeeper.connect=z:1\nreplica.fetch.wait.max.ms=40000\n", "", "config/server.properties:3: replica.fetch.wait.max.ms: 40000 is above replica.lag.time.max.ms=30000"},
 		{"broker.id=0\nzookeeper.connect=z:1\nlog.cleaner.min.cleanable.ratio=1.5\n", "", `config/server.properties:3: log.cleaner.min.cleanable.ratio: "1.5" is not a number from 0 to 1`},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "log.cleaner.min.cleanable.ratio=NaN", `log.cleaner.min.cleanable.ratio: "NaN" is not a number from 0 to 1`},
+		{"broker.id=0\nzookeeper.connect=z:1\nlog.flush.scheduler.interval.ms=0\n", "", `config/server.properties:3: log.flush.scheduler.interval.ms: "0" is out of range (min 1)`},
 		{"broker.id=0\nzookeeper.connect=z:1\nsocket.send.buffer.bytes=0\n", "", "config/server.properties:3: socket.send.buffer.bytes: 0 is not a buffer size; use -1 for the OS default"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "socket.receive.buffer.bytes=-2", `socket.receive.buffer.bytes: "-2" is out of range (min -1)`},
 	} {
@@ -139,4 +141,27 @@ func FuzzConfigParse(f *testing.F) {
 			require.False(t, strings.Contains(c.ZKConnect, "\n"))
 		}
 	})
+}
+
+// flush.ms defaults to log.flush.interval.ms, and without it to
+// log.flush.scheduler.interval.ms, as in Kafka.
+func TestConfigFlushDefaults(t *testing.T) {
+	c, err := Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(math.MaxInt64), c.LogFlushSchedulerIntervalMs)
+	v, explicit := c.TopicDefault("flush.ms")
+	require.Equal(t, "9223372036854775807", v)
+	require.False(t, explicit)
+
+	c, err = Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.flush.scheduler.interval.ms=2000\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2000), c.LogFlushSchedulerIntervalMs)
+	v, explicit = c.TopicDefault("flush.ms")
+	require.Equal(t, "2000", v)
+	require.True(t, explicit)
+
+	c, err = Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.flush.scheduler.interval.ms=2000\nlog.flush.interval.ms=500\n"), nil)
+	require.NoError(t, err)
+	v, _ = c.TopicDefault("flush.ms")
+	require.Equal(t, "500", v)
 }

@@ -109,6 +109,11 @@ func (c *Config) TopicDefault(name string) (value string, explicit bool) {
 		return strconv.FormatInt(c.LogRetentionMs(), 10), c.Explicit["log.retention.ms"] || c.Explicit["log.retention.minutes"] || c.Explicit["log.retention.hours"]
 	case "segment.ms":
 		return strconv.FormatInt(c.LogRollMs(), 10), c.Explicit["log.roll.ms"] || c.Explicit["log.roll.hours"]
+	case "flush.ms":
+		// Unset, log.flush.interval.ms is log.flush.scheduler.interval.ms.
+		if c.Values["log.flush.interval.ms"] == "" {
+			return c.Values["log.flush.scheduler.interval.ms"], c.Explicit["log.flush.scheduler.interval.ms"]
+		}
 	}
 	if k.BrokerKey != "" {
 		if v := c.Values[k.BrokerKey]; v != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -174,6 +175,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	go s.every(time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500))*time.Millisecond, s.h.MaybeUpdateISRs)
 	go s.every(time.Duration(s.cfg.LogRetentionCheckIntervalMs)*time.Millisecond, s.h.EnforceRetention)
 	go s.configChangeLoop()
+	// The log flusher runs every log.flush.scheduler.interval.ms (never by
+	// default, as in Kafka: appends apply flush.ms and flush.messages; an
+	// interval too long for a time.Duration is never too).
+	if iv := s.cfg.LogFlushSchedulerIntervalMs; iv < math.MaxInt64/int64(time.Millisecond) {
+		s.wg.Add(1)
+		go s.every(time.Duration(iv)*time.Millisecond, s.h.FlushDue)
+	}
 	// Session and join timeouts, and loading or unloading __consumer_offsets
 	// partitions as leadership moves.
 	go s.every(100*time.Millisecond, s.h.GroupTick)

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kzoo/broker/config"
 	"kzoo/broker/storage"
@@ -56,4 +59,27 @@ func TestBrokerStorageCleanerDisabled(t *testing.T) {
 		require.Equal(t, int64(7), a.Config().DeleteRetentionMs)
 		require.NoError(t, l.Close())
 	}
+}
+
+// A broker whose log flusher runs every 10 ms while it takes 200
+// produces one by one (the flusher and appends share the partition's
+// locks) serves them all, reads them back and stops.
+func TestBrokerLogFlusherRuns(t *testing.T) {
+	c := startCluster(t, 1, "log.flush.scheduler.interval.ms=10", "log.flush.interval.ms=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.admin().CreateTopic(ctx, 1, 1, nil, "flushed")
+	require.NoError(t, err)
+	cl := c.client(kgo.DefaultProduceTopic("flushed"), kgo.ConsumeTopics("flushed"))
+	for i := range 200 {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr())
+	}
+	n := 0
+	for n < 200 {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, fs.Err())
+		n += fs.NumRecords()
+	}
+	cl.Close()
+	c.stop(0)
 }
