@@ -404,6 +404,11 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.SocketRequestMaxBytes = int32(c.int64("socket.request.max.bytes"))
 	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
 	c.LogCleanerEnable = c.bool("log.cleaner.enable")
+	if c.bool("zookeeper.set.acl") {
+		// Kafka refuses it too without a JAAS login or ZooKeeper TLS client
+		// certificates, and kzoo's ZooKeeper client has neither.
+		return fmt.Errorf("%s: zookeeper.set.acl: true needs SASL (JAAS) or TLS authentication to ZooKeeper, which kzoo does not support", where(set, "zookeeper.set.acl", file))
+	}
 	c.LogFlushSchedulerIntervalMs = c.int64("log.flush.scheduler.interval.ms")
 	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
 	for _, k := range []string{"socket.send.buffer.bytes", "socket.receive.buffer.bytes"} {

@@ -82,6 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		{"broker.id=0\nzookeeper.connect=z:1\nlog.cleaner.min.cleanable.ratio=1.5\n", "", `config/server.properties:3: log.cleaner.min.cleanable.ratio: "1.5" is not a number from 0 to 1`},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "log.cleaner.min.cleanable.ratio=NaN", `log.cleaner.min.cleanable.ratio: "NaN" is not a number from 0 to 1`},
 		{"broker.id=0\nzookeeper.connect=z:1\nlog.flush.scheduler.interval.ms=0\n", "", `config/server.properties:3: log.flush.scheduler.interval.ms: "0" is out of range (min 1)`},
+		{"broker.id=0\nzookeeper.connect=z:1\nzookeeper.set.acl=true\n", "", "config/server.properties:3: zookeeper.set.acl: true needs SASL (JAAS) or TLS authentication to ZooKeeper"},
 		{"broker.id=0\nzookeeper.connect=z:1\nsocket.send.buffer.bytes=0\n", "", "config/server.properties:3: socket.send.buffer.bytes: 0 is not a buffer size; use -1 for the OS default"},
 		{"broker.id=0\nzookeeper.connect=z:1\n", "socket.receive.buffer.bytes=-2", `socket.receive.buffer.bytes: "-2" is out of range (min -1)`},
 	} {
