@@ -27,6 +27,7 @@ type testCluster struct {
 	extra   []string
 	mu      sync.Mutex
 	brokers []*Server
+	ports   []int // each broker's port once it has listened: a restart keeps it, as a real broker's does
 }
 
 func startClusterB(b *testing.B, n int, extra ...string) *testCluster {
@@ -55,7 +56,7 @@ func startCluster2(t testing.TB, n int, extra ...string) *testCluster {
 // newCluster prepares n brokers' configs without starting them.
 func newCluster(t testing.TB, n int, extra ...string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, zk: startCoordinator(t) + "/kafka", extra: extra, brokers: make([]*Server, n)}
+	c := &testCluster{t: t, zk: startCoordinator(t) + "/kafka", extra: extra, brokers: make([]*Server, n), ports: make([]int, n)}
 	for i := range n {
 		c.dirs = append(c.dirs, filepath.Join(t.TempDir(), fmt.Sprintf("broker-%d", i)))
 	}
@@ -68,8 +69,11 @@ func newCluster(t testing.TB, n int, extra ...string) *testCluster {
 }
 
 func (c *testCluster) config(i int) *config.Config {
-	text := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nzookeeper.connect=%s\nzookeeper.session.timeout.ms=6000\nlog.retention.check.interval.ms=1000\ncontrolled.shutdown.retry.backoff.ms=200\n%s\n",
-		i, c.dirs[i], c.zk, strings.Join(c.extra, "\n"))
+	c.mu.Lock()
+	port := c.ports[i]
+	c.mu.Unlock()
+	text := fmt.Sprintf("broker.id=%d\nlisteners=PLAINTEXT://127.0.0.1:%d\nlog.dirs=%s\nzookeeper.connect=%s\nzookeeper.session.timeout.ms=6000\nlog.retention.check.interval.ms=1000\ncontrolled.shutdown.retry.backoff.ms=200\n%s\n",
+		i, port, c.dirs[i], c.zk, strings.Join(c.extra, "\n"))
 	cfg, err := config.Parse(fmt.Sprintf("server-%d.properties", i), []byte(text), nil)
 	require.NoError(c.t, err)
 	return cfg
@@ -88,6 +92,9 @@ func (c *testCluster) start(i int) {
 	require.NoError(t, s.Start(ctx))
 	c.mu.Lock()
 	c.brokers[i] = s
+	if a, ok := s.Addr("PLAINTEXT").(*net.TCPAddr); ok {
+		c.ports[i] = a.Port
+	}
 	c.mu.Unlock()
 }
 
