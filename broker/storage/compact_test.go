@@ -103,33 +103,47 @@ func TestStorageCompactKeepsLatestPerKey(t *testing.T) {
 	}
 }
 
-func TestStorageCompactTombstones(t *testing.T) {
-	cfg := Config{CleanupPolicy: "compact", SegmentBytes: 200, DeleteRetentionMs: 1000}
+// tombstoneLog opens a compacted log holding keys a and b at ts 100, then
+// a tombstone for a, then four records of key c to push them out of the
+// active segment.
+func tombstoneLog(t *testing.T, cfg Config) *Log {
+	t.Helper()
 	l, _ := openLog(t, testDir(t), cfg, 0)
-	_, err := l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), value: []byte("1"), ts: 100}, {key: []byte("b"), value: []byte("1"), ts: 100}}), 0, 0)
-	require.NoError(t, err)
-	_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), ts: 100}}), 0, 0) // tombstone
-	require.NoError(t, err)
-	for i := 0; i < 4; i++ {
-		_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("c"), value: []byte("x"), ts: 100}}), 0, 0)
+	for _, recs := range [][]testRec{
+		{{key: []byte("a"), value: []byte("1"), ts: 100}, {key: []byte("b"), value: []byte("1"), ts: 100}},
+		{{key: []byte("a"), ts: 100}}, // tombstone
+		{{key: []byte("c"), value: []byte("x"), ts: 100}},
+		{{key: []byte("c"), value: []byte("x"), ts: 100}},
+		{{key: []byte("c"), value: []byte("x"), ts: 100}},
+		{{key: []byte("c"), value: []byte("x"), ts: 100}},
+	} {
+		_, err := l.AppendLeader(mkBatch(t, kgo.NoCompression(), recs), 0, 0)
 		require.NoError(t, err)
 	}
-	_, err = l.Compact(500) // tombstone young: kept
-	require.NoError(t, err)
-	keys := func() map[string]bool {
-		m := map[string]bool{}
-		for _, r := range readAll(t, l) {
-			m[r.key] = true
-		}
-		return m
+	return l
+}
+
+// keysOf is the set of keys l holds.
+func keysOf(t *testing.T, l *Log) map[string]bool {
+	t.Helper()
+	m := map[string]bool{}
+	for _, r := range readAll(t, l) {
+		m[r.key] = true
 	}
-	require.Equal(t, map[string]bool{"a": true, "b": true, "c": true}, keys())
+	return m
+}
+
+func TestStorageCompactTombstones(t *testing.T) {
+	l := tombstoneLog(t, Config{CleanupPolicy: "compact", SegmentBytes: 200, DeleteRetentionMs: 1000})
+	_, err := l.Compact(500) // tombstone young: kept
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"a": true, "b": true, "c": true}, keysOf(t, l))
 	l.mu.Lock()
 	l.cleanedTo = 0 // make it dirty again
 	l.mu.Unlock()
 	_, err = l.Compact(5000) // tombstone older than delete.retention.ms: gone, and with it key a
 	require.NoError(t, err)
-	require.Equal(t, map[string]bool{"b": true, "c": true}, keys())
+	require.Equal(t, map[string]bool{"b": true, "c": true}, keysOf(t, l))
 }
 
 func TestStorageCompactOnlyWhenConfigured(t *testing.T) {
@@ -157,22 +171,10 @@ func TestStorageCompactOnlyWhenConfigured(t *testing.T) {
 
 // delete.retention.ms=0 drops a tombstone at the first pass.
 func TestStorageCompactTombstonesZeroRetention(t *testing.T) {
-	l, _ := openLog(t, testDir(t), Config{CleanupPolicy: "compact", SegmentBytes: 200}, 0)
-	_, err := l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), value: []byte("1"), ts: 100}, {key: []byte("b"), value: []byte("1"), ts: 100}}), 0, 0)
+	l := tombstoneLog(t, Config{CleanupPolicy: "compact", SegmentBytes: 200})
+	_, err := l.Compact(101)
 	require.NoError(t, err)
-	_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("a"), ts: 100}}), 0, 0) // tombstone
-	require.NoError(t, err)
-	for i := 0; i < 4; i++ {
-		_, err = l.AppendLeader(mkBatch(t, kgo.NoCompression(), []testRec{{key: []byte("c"), value: []byte("x"), ts: 100}}), 0, 0)
-		require.NoError(t, err)
-	}
-	_, err = l.Compact(101)
-	require.NoError(t, err)
-	keys := map[string]bool{}
-	for _, r := range readAll(t, l) {
-		keys[r.key] = true
-	}
-	require.Equal(t, map[string]bool{"b": true, "c": true}, keys)
+	require.Equal(t, map[string]bool{"b": true, "c": true}, keysOf(t, l))
 }
 
 func TestStorageCompactRecoversInterruptedSwap(t *testing.T) {
