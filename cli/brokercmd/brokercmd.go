@@ -276,14 +276,12 @@ func stop(stdout io.Writer) error {
 
 // isBroker reports whether pid is a running `kzoo broker start`.
 func isBroker(pid int) bool {
-	args, err := proc.Args(pid)
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "broker" && args[i+1] == "start" {
-			return true
+	return proc.Runs(pid, func(args []string) bool {
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "broker" && args[i+1] == "start" {
+				return true
+			}
 		}
-	}
-	return false
+		return false
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,30 +196,16 @@ func readPid(path string) (int, bool) {
 // is a kzoo keeper (a stale pid reused by another program does not count).
 func livePid(path string) (int, bool) {
 	pid, ok := readPid(path)
-	if !ok || !proc.Alive(pid) || !isKeeper(pid) {
+	if !ok || !isKeeper(pid) {
 		return 0, false
 	}
 	return pid, true
 }
 
-// isKeeper reports whether pid runs `kzoo keeper`; where /proc is not
-// available it trusts the pid file.
+// isKeeper reports whether pid is a live `kzoo keeper`; where /proc is
+// not available it trusts the pid file.
 func isKeeper(pid int) bool {
-	args, err := proc.Args(pid)
-	if err != nil {
-		return !dirExists("/proc/self")
-	}
-	for _, a := range args {
-		if a == "keeper" {
-			return true
-		}
-	}
-	return false
-}
-
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
+	return proc.Runs(pid, func(args []string) bool { return slices.Contains(args, "keeper") })
 }
 
 // removePidIf removes the pid file when it still names pid.
@@ -239,7 +226,7 @@ func stopPid(pf string) (found bool, err error) {
 		_ = os.Remove(pf)
 		return true, nil
 	}
-	if !proc.Alive(pid) || !isKeeper(pid) {
+	if !isKeeper(pid) {
 		_ = os.Remove(pf) // stale: the process is gone (or the pid was reused)
 		return true, nil
 	}

@@ -66,3 +66,18 @@ func Args(pid int) ([]string, error) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Runs reports whether the process a pid file names is still the one it
+// was written for: alive, with arguments that match. Where there is no
+// /proc to read them from, a live pid is trusted.
+func Runs(pid int, match func(args []string) bool) bool {
+	if !Alive(pid) {
+		return false
+	}
+	args, err := Args(pid)
+	if err != nil {
+		st, serr := os.Stat("/proc/self")
+		return serr != nil || !st.IsDir() // no /proc; else it exited meanwhile
+	}
+	return match(args)
+}

@@ -3,6 +3,7 @@ package proc
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,6 +37,10 @@ func TestProcAliveAndArgs(t *testing.T) {
 		require.NoError(t, cmd.Wait())
 	}
 
+	self := func(a []string) bool { return slices.Equal(a, os.Args) }
+	require.True(t, Runs(os.Getpid(), self))
+	require.False(t, Runs(os.Getpid(), func([]string) bool { return false }), "alive, but not what the pid file was written for")
+
 	// Exited and not yet reaped: not alive, no arguments.
 	cmd := exec.Command("/bin/sh", "-c", "exit 0")
 	require.NoError(t, cmd.Start())
@@ -44,6 +49,7 @@ func TestProcAliveAndArgs(t *testing.T) {
 	args, err = Args(pid)
 	require.NoError(t, err)
 	require.Empty(t, args)
+	require.False(t, Runs(pid, func([]string) bool { return true }))
 	require.NoError(t, cmd.Wait())
 	_, err = Args(pid)
 	require.Error(t, err, "reaped: no /proc entry")
