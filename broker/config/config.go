@@ -402,19 +402,19 @@ func (c *Config) resolve(file string, set map[string]setting) error {
 	c.LogRetentionCheckIntervalMs = c.int64("log.retention.check.interval.ms")
 	c.MessageMaxBytes = int32(c.int64("message.max.bytes"))
 	c.SocketRequestMaxBytes = int32(c.int64("socket.request.max.bytes"))
-	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
-	c.LogCleanerEnable = c.bool("log.cleaner.enable")
-	if c.bool("zookeeper.set.acl") {
-		// Kafka refuses it too without a JAAS login or ZooKeeper TLS client
-		// certificates, and kzoo's ZooKeeper client has neither.
-		return fmt.Errorf("%s: zookeeper.set.acl: true needs SASL (JAAS) or TLS authentication to ZooKeeper, which kzoo does not support", where(set, "zookeeper.set.acl", file))
-	}
-	c.LogFlushSchedulerIntervalMs = c.int64("log.flush.scheduler.interval.ms")
-	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
 	for _, k := range []string{"socket.send.buffer.bytes", "socket.receive.buffer.bytes"} {
 		if c.int64(k) == 0 {
 			return fmt.Errorf("%s: %s: 0 is not a buffer size; use -1 for the OS default", where(set, k, file), k)
 		}
+	}
+	c.SocketSendBufferBytes = int32(c.int64("socket.send.buffer.bytes"))
+	c.SocketReceiveBufferBytes = int32(c.int64("socket.receive.buffer.bytes"))
+	c.LogCleanerEnable = c.bool("log.cleaner.enable")
+	c.LogFlushSchedulerIntervalMs = c.int64("log.flush.scheduler.interval.ms")
+	if c.bool("zookeeper.set.acl") {
+		// Kafka refuses it too without a JAAS login or ZooKeeper TLS client
+		// certificates, and kzoo's ZooKeeper client has neither.
+		return fmt.Errorf("%s: zookeeper.set.acl: true needs SASL (JAAS) or TLS authentication to ZooKeeper, which kzoo does not support", where(set, "zookeeper.set.acl", file))
 	}
 	c.OffsetsTopicReplicationFactor = int16(c.int64("offsets.topic.replication.factor"))
 	c.OffsetsTopicNumPartitions = int32(c.int64("offsets.topic.num.partitions"))
