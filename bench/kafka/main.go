@@ -20,10 +20,9 @@
 // (bench/kafka/run.sh starts one from dist/kzoo) is measured interleaved
 // with both, round by round (each cluster serves the whole run; the
 // --warmup-rounds first rounds are printed but not counted), and the best
-// of --rounds of each is compared
-// as kzoo/kfake ratios (rates: above 1 means kzoo is faster; latencies:
-// below 1 means kzoo is faster), then the median rates, which say how
-// typical the best were.
+// of --rounds of each is compared as kzoo/kfake ratios (rates: above 1
+// means kzoo is faster; latencies: below 1 means kzoo is faster), then the
+// median rates, which say how typical the best were.
 //
 // It never touches topics other than the kafka-bench-* topics it creates,
 // and deletes each after its round.
