@@ -22,7 +22,9 @@
 // --warmup-rounds first rounds are printed but not counted), and the best
 // of --rounds of each is compared as kzoo/kfake ratios (rates: above 1
 // means kzoo is faster; latencies: below 1 means kzoo is faster), then the
-// median rates, which say how typical the best were.
+// rates round by round (the median and middle half of the --rounds
+// ratios of rounds measured one right after the other), which a slow
+// stretch of the machine moves less than it moves a best.
 //
 // It never touches topics other than the kafka-bench-* topics it creates,
 // and deletes each after its round.
@@ -60,7 +62,7 @@ func main() {
 		linger       = flag.Duration("linger", 0, "producer linger (franz-go's default is 10ms)")
 		partitioner  = flag.String("partitioner", "round-robin", "round-robin, or sticky for franz-go's default (64 KiB to a partition, then the next)")
 		gogc         = flag.Int("gogc", 400, "GOGC of the load generator (a kfake served with --serve-kfake keeps Go's default)")
-		rounds       = flag.Int("rounds", 5, "rounds; the best of each figure is kept")
+		rounds       = flag.Int("rounds", 10, "rounds counted; the ratios compare the best of them and, round by round, their median and middle half")
 		warmup       = flag.Int("warmup-rounds", 1, "rounds run first and left out of the figures")
 		kfakeBrokers = flag.Int("kfake-brokers", 3, "brokers of the kfake reference cluster")
 		noKfake      = flag.Bool("no-kfake", false, "measure only the cluster of --bootstrap-server (for profiling it; prints no ratios)")
@@ -276,7 +278,7 @@ func run(ctx context.Context, c config) error {
 	// The first rounds of a load generator run slower on every target
 	// (its heap and the clients' buffers are still growing: a fifth more
 	// of its CPU per record), so warm-up rounds go first, printed but
-	// left out of the best and the medians.
+	// left out of every figure compared.
 	for round := 1 - c.warmupRounds; round <= c.rounds; round++ {
 		label := fmt.Sprintf("round %d", round)
 		if round < 1 {
@@ -303,37 +305,58 @@ func run(ctx context.Context, c config) error {
 		return nil
 	}
 	kz := bests[len(bests)-1]
-	kzProduce, kzConsume := medianRates(targets[len(targets)-1].results)
+	kzRounds := targets[len(targets)-1].results
 	for i, t := range targets[:len(targets)-1] {
 		bf := bests[i]
-		fmt.Printf("kzoo / %-24s produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f\n", t.name+":",
+		fmt.Printf("kzoo / %-24s produce rec/s %.2f  MB/s %.2f  p50 %.2f  p99 %.2f | consume rec/s %.2f  MB/s %.2f (best of %d each)\n", t.name+":",
 			kz.produceRecs/bf.produceRecs, kz.produceMB/bf.produceMB, ms(kz.p50)/ms(bf.p50), ms(kz.p99)/ms(bf.p99),
-			kz.consumeRecs/bf.consumeRecs, kz.consumeMB/bf.consumeMB)
-		produce, consume := medianRates(t.results)
-		fmt.Printf("       %-24s produce rec/s %.2f (medians of %d rounds) | consume rec/s %.2f\n", "",
-			kzProduce/produce, c.rounds, kzConsume/consume)
+			kz.consumeRecs/bf.consumeRecs, kz.consumeMB/bf.consumeMB, c.rounds)
+		produce, consume := roundRatios(kzRounds, t.results)
+		fmt.Printf("       %-24s produce rec/s %s | consume rec/s %s (round by round: median, middle half)\n", "", produce, consume)
 	}
 	return nil
 }
 
-// medianRates is the median produce and consume rate over rounds rs: with
-// the best, a measure of how typical the best was.
-func medianRates(rs []result) (produce, consume float64) {
-	p := make([]float64, len(rs))
-	c := make([]float64, len(rs))
-	for i, r := range rs {
-		p[i], c[i] = r.produceRecs, r.consumeRecs
+// spread is the median and the quartiles of a set of ratios.
+type spread struct{ median, q1, q3 float64 }
+
+func (s spread) String() string { return fmt.Sprintf("%.2f (%.2f-%.2f)", s.median, s.q1, s.q3) }
+
+// roundRatios compares kzoo with a reference round by round: the rates of
+// round i of both were measured one right after the other, so a slow
+// stretch of the machine weighs on both sides of the ratio, where it
+// would move a best or a median of one side alone.
+func roundRatios(kz, ref []result) (produce, consume spread) {
+	p := make([]float64, len(kz))
+	c := make([]float64, len(kz))
+	for i := range kz {
+		p[i] = kz[i].produceRecs / ref[i].produceRecs
+		c[i] = kz[i].consumeRecs / ref[i].consumeRecs
 	}
-	return median(p), median(c)
+	return spreadOf(p), spreadOf(c)
+}
+
+// spreadOf sorts xs in place and returns its median and quartiles.
+func spreadOf(xs []float64) spread {
+	slices.Sort(xs)
+	return spread{quantile(xs, 0.5), quantile(xs, 0.25), quantile(xs, 0.75)}
+}
+
+// quantile is the q-quantile of sorted xs, interpolated between the two
+// nearest values (so the 0.5-quantile of an even count is the mean of the
+// middle two).
+func quantile(xs []float64, q float64) float64 {
+	pos := q * float64(len(xs)-1)
+	lo := int(pos)
+	if lo+1 >= len(xs) {
+		return xs[len(xs)-1]
+	}
+	return xs[lo] + (xs[lo+1]-xs[lo])*(pos-float64(lo))
 }
 
 // median is the middle of xs (the mean of the middle two for an even
 // count); xs is sorted in place.
 func median(xs []float64) float64 {
 	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
+	return quantile(xs, 0.5)
 }
