@@ -156,7 +156,9 @@ func finishRequest(rq *request, b []byte) (*request, error) {
 		}
 	}
 	if err := req.ReadFrom(b); err != nil {
-		return nil, fmt.Errorf("%w: api key %d v%d: %v", ErrBadRequest, rq.hdr.Key, rq.hdr.Version, err)
+		// kmsg's decoders fail only when the data ends before the fields
+		// do, with a text that speaks of a response.
+		return nil, fmt.Errorf("%w: api key %d v%d: its %d-byte body ends before its fields do", ErrBadRequest, rq.hdr.Key, rq.hdr.Version, len(b))
 	}
 	rq.req = req
 	return rq, nil

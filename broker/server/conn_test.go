@@ -176,6 +176,16 @@ func TestBrokerFrameUnsupportedVersionCloses(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 }
 
+// A body that ends before its fields is refused naming the request and
+// its size; this one also claims about 2.3 billion tagged fields, which
+// a decoder must not walk past the end of the data.
+func TestBrokerFrameTruncatedBody(t *testing.T) {
+	frame := []byte("\x00\x02\x00\x07000?\xff0\x0000000\x00\xcb\xcb\xcb\xcb\b00")
+	_, err := parseRequest(frame, "PLAINTEXT")
+	require.ErrorIs(t, err, ErrBadRequest)
+	require.EqualError(t, err, "server: malformed request: api key 2 v7: its 13-byte body ends before its fields do")
+}
+
 // FuzzBrokerRequestFrame feeds arbitrary request bodies through header
 // parsing, kmsg decoding and the handler: nothing may panic.
 func FuzzBrokerRequestFrame(f *testing.F) {
