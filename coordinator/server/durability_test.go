@@ -130,6 +130,13 @@ func TestDurabilitySessionSurvivesRestart(t *testing.T) {
 	s2 := startServer(t, cfg, withFS(fs))
 	waitState(t, ev, zk.StateHasSession)
 	require.Equal(t, sid, c.SessionID())
+	// go-zookeeper v1.0.4 (go-zookeeper/zk#35) reads its last zxid for setWatches on its loop
+	// goroutine while its receive goroutine may already store a reply's
+	// zxid, unsynchronized. A request sent before setWatches reaches the
+	// server races with that read; once the server holds the watch again,
+	// setWatches was written after the read and the race detector sees the
+	// order through the socket.
+	require.Eventually(t, func() bool { return s2.watches.count() == 1 }, 5*time.Second, time.Millisecond)
 	ok, st, err := c.Exists("/mine")
 	require.NoError(t, err)
 	require.True(t, ok)
