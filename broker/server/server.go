@@ -170,21 +170,20 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startController(); err != nil {
 		return err
 	}
-	s.wg.Add(4)
 	// Leaders shrink and expand their ISRs.
-	go s.every(time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500))*time.Millisecond, s.h.MaybeUpdateISRs)
-	go s.every(time.Duration(s.cfg.LogRetentionCheckIntervalMs)*time.Millisecond, s.h.EnforceRetention)
+	s.every(time.Duration(min(max(s.cfg.ReplicaLagTimeMaxMs/2, 10), 500))*time.Millisecond, s.h.MaybeUpdateISRs)
+	s.every(time.Duration(s.cfg.LogRetentionCheckIntervalMs)*time.Millisecond, s.h.EnforceRetention)
+	s.wg.Add(1)
 	go s.configChangeLoop()
 	// The log flusher runs every log.flush.scheduler.interval.ms (never by
 	// default, as in Kafka: appends apply flush.ms and flush.messages; an
 	// interval too long for a time.Duration is never too).
 	if iv := s.cfg.LogFlushSchedulerIntervalMs; iv < math.MaxInt64/int64(time.Millisecond) {
-		s.wg.Add(1)
-		go s.every(time.Duration(iv)*time.Millisecond, s.h.FlushDue)
+		s.every(time.Duration(iv)*time.Millisecond, s.h.FlushDue)
 	}
 	// Session and join timeouts, and loading or unloading __consumer_offsets
 	// partitions as leadership moves.
-	go s.every(100*time.Millisecond, s.h.GroupTick)
+	s.every(100*time.Millisecond, s.h.GroupTick)
 	return nil
 }
 
@@ -349,20 +348,24 @@ func (s *Server) setBuffers(tc *net.TCPConn, listener string) {
 	}
 }
 
-// every runs fn every d until the server stops: retention checks, the
-// group coordinator's timers and partition loading, and ISR changes.
+// every runs fn every d, on a goroutine the server waits for, until the
+// server stops: retention checks, the log flusher, the group
+// coordinator's timers and partition loading, and ISR changes.
 func (s *Server) every(d time.Duration, fn func()) {
-	defer s.wg.Done()
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			fn()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
 		}
-	}
+	}()
 }
 
 // configChangeLoop watches /config/changes and applies topic configs.
