@@ -159,10 +159,34 @@ func TestConfigFlushDefaults(t *testing.T) {
 	require.Equal(t, int64(2000), c.LogFlushSchedulerIntervalMs)
 	v, explicit = c.TopicDefault("flush.ms")
 	require.Equal(t, "2000", v)
-	require.True(t, explicit)
+	require.False(t, explicit, "log.flush.interval.ms itself is unset: Kafka reports DEFAULT_CONFIG")
 
 	c, err = Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.flush.scheduler.interval.ms=2000\nlog.flush.interval.ms=500\n"), nil)
 	require.NoError(t, err)
-	v, _ = c.TopicDefault("flush.ms")
+	v, explicit = c.TopicDefault("flush.ms")
 	require.Equal(t, "500", v)
+	require.True(t, explicit)
+}
+
+// A topic key whose broker key takes its value from others is set, for
+// its source, only by the broker key itself, as Kafka reports it: the
+// stock log.retention.hours=168 leaves retention.ms a default.
+func TestConfigTopicSourceOfDerivedKeys(t *testing.T) {
+	c, err := Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.retention.hours=1\nlog.roll.hours=2\nlog.segment.bytes=1073741824\n"), nil)
+	require.NoError(t, err)
+	m := map[string]TopicValue{}
+	for _, v := range c.ResolveTopic(nil) {
+		m[v.Name] = v
+	}
+	require.Equal(t, TopicValue{Name: "retention.ms", Value: "3600000", Source: "DEFAULT_CONFIG"}, m["retention.ms"])
+	require.Equal(t, TopicValue{Name: "segment.ms", Value: "7200000", Source: "DEFAULT_CONFIG"}, m["segment.ms"])
+	require.Equal(t, "STATIC_BROKER_CONFIG", m["segment.bytes"].Source)
+
+	c, err = Parse("s", []byte("broker.id=0\nzookeeper.connect=z:1\nlog.retention.hours=1\nlog.retention.ms=5000\nlog.roll.ms=6000\n"), nil)
+	require.NoError(t, err)
+	for _, v := range c.ResolveTopic(nil) {
+		m[v.Name] = v
+	}
+	require.Equal(t, TopicValue{Name: "retention.ms", Value: "5000", Source: "STATIC_BROKER_CONFIG"}, m["retention.ms"])
+	require.Equal(t, TopicValue{Name: "segment.ms", Value: "6000", Source: "STATIC_BROKER_CONFIG"}, m["segment.ms"])
 }

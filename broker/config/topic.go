@@ -97,7 +97,13 @@ type TopicValue struct {
 }
 
 // TopicDefault is the broker-level default of a topic key, with whether
-// the broker's file set it explicitly.
+// the broker's file set it explicitly. Where a broker key takes its value
+// from others (log.retention.ms from log.retention.minutes or .hours,
+// log.roll.ms from log.roll.hours, log.flush.interval.ms from
+// log.flush.scheduler.interval.ms), the value follows them but only the
+// key itself counts as set, as Kafka reports a topic config's source: the
+// stock server.properties' log.retention.hours=168 leaves retention.ms a
+// default, which kafka-topics --describe does not list.
 func (c *Config) TopicDefault(name string) (value string, explicit bool) {
 	i, ok := topicKeyIndex[name]
 	if !ok {
@@ -106,13 +112,12 @@ func (c *Config) TopicDefault(name string) (value string, explicit bool) {
 	k := TopicKeys[i]
 	switch name {
 	case "retention.ms":
-		return strconv.FormatInt(c.LogRetentionMs(), 10), c.Explicit["log.retention.ms"] || c.Explicit["log.retention.minutes"] || c.Explicit["log.retention.hours"]
+		return strconv.FormatInt(c.LogRetentionMs(), 10), c.Explicit["log.retention.ms"]
 	case "segment.ms":
-		return strconv.FormatInt(c.LogRollMs(), 10), c.Explicit["log.roll.ms"] || c.Explicit["log.roll.hours"]
+		return strconv.FormatInt(c.LogRollMs(), 10), c.Explicit["log.roll.ms"]
 	case "flush.ms":
-		// Unset, log.flush.interval.ms is log.flush.scheduler.interval.ms.
 		if c.Values["log.flush.interval.ms"] == "" {
-			return c.Values["log.flush.scheduler.interval.ms"], c.Explicit["log.flush.scheduler.interval.ms"]
+			return c.Values["log.flush.scheduler.interval.ms"], false
 		}
 	}
 	if k.BrokerKey != "" {
